@@ -1,0 +1,23 @@
+/** Settings read from the environment, validated once per isolate. */
+
+/** Must match `simple.period` of the two [[ratelimits]] in wrangler.toml (10 and 60 are the only periods allowed). */
+export const SEND_BURST_PERIOD_SECONDS = 10;
+export const SEND_MINUTE_PERIOD_SECONDS = 60;
+
+export function messageCostOf(env: Env): number {
+  const cost = Number(env.MESSAGE_COST ?? "1");
+  if (!Number.isInteger(cost) || cost < 0) throw new Error(`MESSAGE_COST must be a whole number >= 0, got "${env.MESSAGE_COST}"`);
+  return cost;
+}
+
+export const devAuthEnabled = (env: Env) => env.DEV_AUTH === "true";
+
+export function corsOriginsOf(env: Env): string | string[] {
+  const raw = (env.CORS_ORIGINS ?? "*").trim();
+  return raw === "*"
+    ? "*"
+    : raw
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean);
+}

@@ -1,0 +1,280 @@
+import { and, desc, eq, gt, inArray, lt, ne, sql } from "drizzle-orm";
+import { alias } from "drizzle-orm/sqlite-core";
+import type { Db } from "./client";
+import { constraintOf } from "./constraints";
+import {
+  conversationMembers,
+  conversations,
+  creditBalances,
+  creditTransactions,
+  type MessageRow,
+  messages,
+  type NewMessageRow,
+} from "./schema";
+
+/**
+ * What "unread" means, written exactly as the partial index `messages_unread_idx` is: SQLite only
+ * uses a partial index when the query repeats its WHERE term for term (literals, not parameters).
+ */
+export const UNREAD = sql.raw(`status <> 'read' AND is_deleted = 0 AND moderation_status <> 'blocked'`);
+
+const inConversation = (conversationId?: string) => (conversationId ? eq(messages.conversationId, conversationId) : undefined);
+
+/** Deleted and blocked messages take no receipts: their receiver cannot see them. */
+const RECEIPTABLE = sql.raw(`is_deleted = 0 AND moderation_status <> 'blocked'`);
+
+export type NewMessage = Omit<NewMessageRow, "pk" | "seq" | "creditsTransactionId">;
+export type SendOutcome = { kind: "sent"; message: MessageRow } | { kind: "insufficient" } | { kind: "duplicate" };
+
+/**
+ * Stores a message and takes its charge in ONE D1 batch (D1 runs a batch as a transaction):
+ * the conversation's seq counter, the message, the debit, the ledger row and both members' activity.
+ * There is no read-then-write in the Worker; the database refuses what must not happen:
+ * - UNIQUE (sender_id, client_message_id) rejects a retry before any debit, even at zero balance;
+ * - CHECK (balance >= 0) rejects an overdraw, and the whole batch (seq, message, ledger) rolls back.
+ */
+export async function insertMessageWithCharge(
+  db: Db,
+  m: NewMessage,
+  charge: { cost: number; transactionId: string },
+): Promise<SendOutcome> {
+  const [low, high] = m.senderId < m.receiverId ? [m.senderId, m.receiverId] : [m.receiverId, m.senderId];
+  const charged = charge.cost > 0;
+  const now = m.createdAt;
+  try {
+    const [, , inserted] = await db.batch([
+      db.insert(creditBalances).values({ userId: m.senderId, balance: 0, updatedAt: now }).onConflictDoNothing(),
+      db
+        .insert(conversations)
+        .values({ id: m.conversationId, userLow: low, userHigh: high, lastSeq: 1, createdAt: now, lastActivityAt: now })
+        .onConflictDoUpdate({
+          target: conversations.id,
+          set: {
+            lastSeq: sql`${conversations.lastSeq} + 1`,
+            lastActivityAt: sql`max(${conversations.lastActivityAt}, excluded.last_activity_at)`,
+          },
+        }),
+      db
+        .insert(messages)
+        .values({
+          ...m,
+          seq: sql`(SELECT ${conversations.lastSeq} FROM ${conversations} WHERE ${conversations.id} = ${m.conversationId})`,
+          creditsTransactionId: charged ? charge.transactionId : null,
+        })
+        .returning(),
+      db
+        .update(creditBalances)
+        .set({ balance: sql`${creditBalances.balance} - ${charge.cost}`, updatedAt: now })
+        .where(eq(creditBalances.userId, m.senderId)),
+      ...(charged
+        ? [
+            db.insert(creditTransactions).values({
+              id: charge.transactionId,
+              userId: m.senderId,
+              amount: -charge.cost,
+              balanceAfter: sql`(SELECT ${creditBalances.balance} FROM ${creditBalances} WHERE ${creditBalances.userId} = ${m.senderId})`,
+              kind: "message",
+              messageId: m.id,
+              createdAt: now,
+            }),
+          ]
+        : []),
+      db
+        .insert(conversationMembers)
+        .values([
+          { userId: m.senderId, partnerId: m.receiverId, conversationId: m.conversationId, lastActivityAt: now },
+          { userId: m.receiverId, partnerId: m.senderId, conversationId: m.conversationId, lastActivityAt: now },
+        ])
+        .onConflictDoUpdate({
+          target: [conversationMembers.userId, conversationMembers.partnerId],
+          set: { lastActivityAt: sql`max(${conversationMembers.lastActivityAt}, excluded.last_activity_at)` },
+        }),
+    ]);
+    const message = (inserted as MessageRow[])[0];
+    if (!message) throw new Error("message insert returned no row");
+    return { kind: "sent", message };
+  } catch (err) {
+    const hit = constraintOf(err);
+    if (hit?.kind === "check" && hit.name === "balance_non_negative") return { kind: "insufficient" };
+    if (hit?.kind === "unique" && hit.columns.includes("client_message_id")) return { kind: "duplicate" };
+    throw err;
+  }
+}
+
+export async function findById(db: Db, id: string): Promise<MessageRow | undefined> {
+  return db.select().from(messages).where(eq(messages.id, id)).get();
+}
+
+export async function findByClientId(db: Db, senderId: string, clientMessageId: string): Promise<MessageRow | undefined> {
+  return db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.senderId, senderId), eq(messages.clientMessageId, clientMessageId)))
+    .get();
+}
+
+/** Newest first, by seq; `beforeSeq` is the keyset cursor and `skip` an offset after it. */
+export async function historyPage(
+  db: Db,
+  conversationId: string,
+  page: { beforeSeq?: number; skip: number; limit: number },
+): Promise<MessageRow[]> {
+  return db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.conversationId, conversationId), page.beforeSeq === undefined ? undefined : lt(messages.seq, page.beforeSeq)))
+    .orderBy(desc(messages.seq))
+    .limit(page.limit)
+    .offset(page.skip);
+}
+
+/** Resume: every message after `seq`, oldest first. */
+export async function messagesAfter(db: Db, conversationId: string, seq: number, limit: number): Promise<MessageRow[]> {
+  return db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.conversationId, conversationId), gt(messages.seq, seq)))
+    .orderBy(messages.seq)
+    .limit(limit);
+}
+
+export async function messagesByIds(db: Db, ids: string[]): Promise<MessageRow[]> {
+  if (ids.length === 0) return [];
+  return db.select().from(messages).where(inArray(messages.id, ids));
+}
+
+export async function lastSeqOf(db: Db, conversationId: string): Promise<number> {
+  const row = await db.select({ lastSeq: conversations.lastSeq }).from(conversations).where(eq(conversations.id, conversationId)).get();
+  return row?.lastSeq ?? 0;
+}
+
+const lastMessage = alias(messages, "last_message");
+
+export type ConversationRow = {
+  partnerId: string;
+  conversationId: string;
+  lastActivityAt: string;
+  unreadCount: number;
+  lastMessage: MessageRow | null;
+};
+
+/** The caller's conversations, most recent activity first, keyset on (last_activity_at, partner_id). */
+export async function conversationPage(
+  db: Db,
+  userId: string,
+  page: { before?: { at: string; partnerId: string }; skip: number; limit: number },
+): Promise<ConversationRow[]> {
+  const cm = conversationMembers;
+  const rows = await db
+    .select({
+      partnerId: cm.partnerId,
+      conversationId: cm.conversationId,
+      lastActivityAt: cm.lastActivityAt,
+      unreadCount: sql<number>`(SELECT COUNT(*) FROM ${messages} WHERE receiver_id = ${cm.userId} AND sender_id = ${cm.partnerId} AND ${UNREAD})`,
+      lastMessage,
+    })
+    .from(cm)
+    .leftJoin(
+      lastMessage,
+      eq(lastMessage.pk, sql`(SELECT pk FROM ${messages} WHERE conversation_id = ${cm.conversationId} ORDER BY seq DESC LIMIT 1)`),
+    )
+    .where(
+      and(
+        eq(cm.userId, userId),
+        page.before ? sql`(${cm.lastActivityAt}, ${cm.partnerId}) < (${page.before.at}, ${page.before.partnerId})` : undefined,
+      ),
+    )
+    .orderBy(desc(cm.lastActivityAt), desc(cm.partnerId))
+    .limit(page.limit)
+    .offset(page.skip);
+  return rows.map((r) => ({ ...r, unreadCount: Number(r.unreadCount) }));
+}
+
+export async function unreadCount(db: Db, receiverId: string, senderId?: string): Promise<number> {
+  const row = await db
+    .select({ n: sql<number>`COUNT(*)` })
+    .from(messages)
+    .where(and(eq(messages.receiverId, receiverId), senderId ? eq(messages.senderId, senderId) : undefined, UNREAD))
+    .get();
+  return Number(row?.n ?? 0);
+}
+
+/**
+ * Receipts only move forward because the SQL says so: `sent → delivered`, never back from `read`.
+ * Marks the caller's messages read (only within `conversationId` when given: a socket's receipts
+ * stay in its room); the rows returned are exactly those that changed.
+ */
+export async function markRead(db: Db, ids: string[], receiverId: string, now: string, conversationId?: string): Promise<MessageRow[]> {
+  return db
+    .update(messages)
+    .set({
+      status: "read",
+      readAt: now,
+      deliveredAt: sql`coalesce(${messages.deliveredAt}, ${now})`,
+      updatedAt: now,
+    })
+    .where(
+      and(
+        inArray(messages.id, ids),
+        eq(messages.receiverId, receiverId),
+        inConversation(conversationId),
+        ne(messages.status, "read"),
+        RECEIPTABLE,
+      ),
+    )
+    .returning();
+}
+
+/** Marks delivered every listed message of the caller that is still `sent`; returns those that changed. */
+export async function markManyDelivered(
+  db: Db,
+  ids: string[],
+  receiverId: string,
+  now: string,
+  conversationId?: string,
+): Promise<MessageRow[]> {
+  return db
+    .update(messages)
+    .set({ status: "delivered", deliveredAt: now, updatedAt: now })
+    .where(
+      and(
+        inArray(messages.id, ids),
+        eq(messages.receiverId, receiverId),
+        inConversation(conversationId),
+        eq(messages.status, "sent"),
+        RECEIPTABLE,
+      ),
+    )
+    .returning();
+}
+
+export async function softDelete(db: Db, id: string, senderId: string, now: string): Promise<MessageRow | undefined> {
+  return db
+    .update(messages)
+    .set({ isDeleted: true, deletedAt: now, updatedAt: now })
+    .where(and(eq(messages.id, id), eq(messages.senderId, senderId), eq(messages.isDeleted, false)))
+    .returning()
+    .get();
+}
+
+export type UserStatsRow = { sent: number; received: number; unread: number; creditsSpent: number; conversations: number };
+
+export async function statsFor(db: Db, userId: string): Promise<UserStatsRow> {
+  const row = await db
+    .select({
+      sent: sql<number>`(SELECT COUNT(*) FROM ${messages} WHERE sender_id = ${userId})`,
+      received: sql<number>`(SELECT COUNT(*) FROM ${messages} WHERE receiver_id = ${userId})`,
+      unread: sql<number>`(SELECT COUNT(*) FROM ${messages} WHERE receiver_id = ${userId} AND ${UNREAD})`,
+      creditsSpent: sql<number>`(SELECT coalesce(-SUM(amount), 0) FROM ${creditTransactions} WHERE user_id = ${userId} AND kind = 'message')`,
+      conversations: sql<number>`(SELECT COUNT(*) FROM ${conversationMembers} WHERE user_id = ${userId})`,
+    })
+    .from(sql`(SELECT 1)`)
+    .get();
+  return {
+    sent: Number(row?.sent ?? 0),
+    received: Number(row?.received ?? 0),
+    unread: Number(row?.unread ?? 0),
+    creditsSpent: Number(row?.creditsSpent ?? 0),
+    conversations: Number(row?.conversations ?? 0),
+  };
+}

@@ -1,0 +1,119 @@
+import { DurableObject } from "cloudflare:workers";
+import { dbOf } from "../db/client";
+import { unreadCount } from "../db/messages";
+import type { MessageRow } from "../db/schema";
+import { logError } from "../lib/log";
+import { publish } from "../services/realtime";
+import { markDeliveredMany, markReadMany } from "../services/receipts";
+import { toMessageView } from "../services/views";
+import {
+  FrameLimiter,
+  finishClose,
+  metaOf,
+  PING_FRAME,
+  PONG_FRAME,
+  parseFrame,
+  type SocketMeta,
+  sendEvent,
+  TRUSTED,
+  upgradeResponse,
+} from "./sockets";
+
+/**
+ * One object per user: the inbox sockets (`/ws` without a partner) of all their devices. It gets
+ * every new message of every conversation of its user and tells them their unread count.
+ * With no socket open it does nothing at all (no D1 read), so idle inboxes cost nothing.
+ */
+export class Inbox extends DurableObject<Env> {
+  private readonly limiter = new FrameLimiter();
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+  }
+
+  private sockets(): WebSocket[] {
+    return this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    const userId = request.headers.get(TRUSTED.user);
+    if (
+      !userId ||
+      request.headers.get(TRUSTED.scope) !== `inbox:${userId}` ||
+      request.headers.get("upgrade")?.toLowerCase() !== "websocket"
+    ) {
+      return new Response("internal upgrade only", { status: 400 });
+    }
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+    server.serializeAttachment({ userId, connectedAt: Date.now(), syncedSeq: 0 } satisfies SocketMeta);
+    sendEvent(server, { type: "unread", unread_count: await unreadCount(dbOf(this.env.DB), userId) });
+    return upgradeResponse(client, request);
+  }
+
+  /** RPC: a message was committed in one of this user's conversations. */
+  async newMessage(m: MessageRow): Promise<void> {
+    const sockets = this.sockets();
+    if (sockets.length === 0) return;
+    const owner = metaOf(sockets[0] as WebSocket).userId;
+    for (const ws of sockets) sendEvent(ws, { type: "message.new", message: toMessageView(m, owner) });
+    if (m.receiverId === owner) await this.refreshUnread();
+  }
+
+  /** RPC: something may have changed this user's unread count (a read, a delete, a moderation). */
+  async refreshUnread(): Promise<void> {
+    const sockets = this.sockets();
+    if (sockets.length === 0) return;
+    const count = await unreadCount(dbOf(this.env.DB), metaOf(sockets[0] as WebSocket).userId);
+    for (const ws of this.sockets()) sendEvent(ws, { type: "unread", unread_count: count });
+  }
+
+  override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    if (!this.limiter.allow(ws)) return sendEvent(ws, { type: "error", code: "rate_limited", message: "Too many frames; slow down" });
+    const frame = parseFrame(raw);
+    if (!frame.ok) return sendEvent(ws, { type: "error", code: frame.code, message: frame.message });
+    const { userId } = metaOf(ws);
+    const event = frame.event;
+    try {
+      switch (event.type) {
+        case "ping":
+          return sendEvent(ws, { type: "pong" });
+        case "typing":
+          return sendEvent(ws, {
+            type: "error",
+            code: "validation_failed",
+            message: "Typing belongs to a conversation socket (?partner_id=)",
+          });
+        case "ack":
+        case "read": {
+          // Same rules as HTTP; the change fans out to each message's conversation room.
+          const db = dbOf(this.env.DB);
+          const changed =
+            event.type === "ack"
+              ? await markDeliveredMany(db, event.message_ids, userId)
+              : await markReadMany(db, event.message_ids, userId);
+          if (changed.length === 0) return;
+          await publish(
+            this.env,
+            changed.map((message) => ({ type: "message.status", message })),
+          );
+          if (event.type === "read") await this.refreshUnread();
+          return;
+        }
+      }
+    } catch (err) {
+      logError("inbox.frame_failed", err, { type: event.type });
+      sendEvent(ws, { type: "error", code: "internal", message: "Could not apply that frame; try again" });
+    }
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    finishClose(ws, code, reason);
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    logError("inbox.socket_error", error);
+    finishClose(ws, 1011, "socket error");
+  }
+}

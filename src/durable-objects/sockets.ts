@@ -1,0 +1,99 @@
+import { ClientEvent, type ServerEvent } from "../schemas/events";
+
+/** Headers only our Worker sets when it forwards an authenticated upgrade to an object. */
+export const TRUSTED = { user: "x-pairly-user", scope: "x-pairly-scope", protocol: "x-pairly-protocol" } as const;
+
+export const MAX_FRAME_BYTES = 4096;
+export const PING_FRAME = '{"type":"ping"}';
+export const PONG_FRAME = '{"type":"pong"}';
+
+/** What each socket carries through hibernation: small and structured-cloneable. */
+export type SocketMeta = {
+  userId: string;
+  connectedAt: number;
+  /** Highest seq this socket got through resume; live `message.new` at or below it is a duplicate. */
+  syncedSeq: number;
+};
+
+export const metaOf = (ws: WebSocket) => ws.deserializeAttachment() as SocketMeta;
+
+/** Sends, and drops a socket that can no longer take frames instead of failing the fan-out. */
+export function sendEvent(ws: WebSocket, event: ServerEvent): void {
+  try {
+    ws.send(JSON.stringify(event));
+  } catch {
+    try {
+      ws.close(1011, "send failed");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+export type FrameResult = { ok: true; event: ClientEvent } | { ok: false; code: string; message: string };
+
+/** Every client frame passes here: size, JSON, then the zod union. Nothing invalid reaches a handler. */
+export function parseFrame(raw: string | ArrayBuffer): FrameResult {
+  if (typeof raw !== "string") return { ok: false, code: "validation_failed", message: "Binary frames are not supported; send JSON text" };
+  if (new TextEncoder().encode(raw).length > MAX_FRAME_BYTES) {
+    return { ok: false, code: "payload_too_large", message: `Frames are limited to ${MAX_FRAME_BYTES} bytes` };
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return { ok: false, code: "validation_failed", message: "Frame is not valid JSON" };
+  }
+  const parsed = ClientEvent.safeParse(data);
+  if (parsed.success) return { ok: true, event: parsed.data };
+  const type = typeof data === "object" && data !== null && "type" in data ? String((data as { type: unknown }).type) : undefined;
+  const known = ["typing", "ack", "read", "ping"];
+  return type && known.includes(type)
+    ? {
+        ok: false,
+        code: "validation_failed",
+        message: `Invalid "${type}" frame: ${parsed.error.issues.map((i) => `${i.path.join(".") || "frame"} ${i.message}`).join("; ")}`,
+      }
+    : {
+        ok: false,
+        code: "validation_failed",
+        message: `Unknown frame type${type ? ` "${type}"` : ""}; expected one of ${known.join(", ")}`,
+      };
+}
+
+/**
+ * Per-socket token bucket, in memory on purpose: after hibernation a socket starts with a full
+ * bucket, which costs nothing and keeps idle rooms free of state.
+ */
+export class FrameLimiter {
+  private readonly buckets = new WeakMap<WebSocket, { tokens: number; at: number }>();
+  constructor(
+    private readonly capacity = 20,
+    private readonly perSecond = 5,
+  ) {}
+
+  allow(ws: WebSocket, now = Date.now()): boolean {
+    const b = this.buckets.get(ws) ?? { tokens: this.capacity, at: now };
+    b.tokens = Math.min(this.capacity, b.tokens + ((now - b.at) / 1000) * this.perSecond);
+    b.at = now;
+    const ok = b.tokens >= 1;
+    if (ok) b.tokens -= 1;
+    this.buckets.set(ws, b);
+    return ok;
+  }
+}
+
+/** The hibernation API leaves the close handshake to us; 1005/1006 cannot be sent on the wire. */
+export function finishClose(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+  } catch {
+    // the peer is already gone
+  }
+}
+
+/** The 101 answer, echoing our subprotocol when the browser offered it (as browsers require). */
+export function upgradeResponse(client: WebSocket, request: Request): Response {
+  const protocol = request.headers.get(TRUSTED.protocol);
+  return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : {} });
+}

@@ -1,0 +1,45 @@
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../env";
+import { AppError } from "../errors";
+import { TokenError, verifyToken } from "../lib/jwt";
+
+/** Browsers cannot set headers on a WebSocket; they offer the token as a subprotocol instead. */
+export const WS_PROTOCOL = "pairly.v1";
+const WS_TOKEN_PREFIX = "bearer.";
+
+export const jwtConfigOf = (env: Env) => ({
+  secret: env.JWT_SECRET,
+  jwksUrl: env.JWT_JWKS_URL || undefined,
+  issuer: env.JWT_ISSUER,
+  audience: env.JWT_AUDIENCE,
+});
+
+function tokenOf(req: Request): string | null {
+  const header = req.headers.get("authorization");
+  if (header) return /^Bearer\s+(\S+)$/i.exec(header)?.[1] ?? null;
+  if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+    const offered =
+      req.headers
+        .get("sec-websocket-protocol")
+        ?.split(",")
+        .map((p) => p.trim()) ?? [];
+    return offered.find((p) => p.startsWith(WS_TOKEN_PREFIX))?.slice(WS_TOKEN_PREFIX.length) ?? null;
+  }
+  return null;
+}
+
+const unauthorized = (message: string) => new AppError("unauthorized", message, undefined, { "WWW-Authenticate": 'Bearer realm="pairly"' });
+
+/** Every /api route: a valid token or 401, before any handler (or WebSocket upgrade) runs. */
+export const requireUser = () =>
+  createMiddleware<AppEnv>(async function requireUser(c, next) {
+    const token = tokenOf(c.req.raw);
+    if (!token) throw unauthorized("Missing bearer token");
+    try {
+      c.set("userId", await verifyToken(token, jwtConfigOf(c.env)));
+    } catch (err) {
+      if (err instanceof TokenError) throw unauthorized("Invalid or expired token");
+      throw err;
+    }
+    await next();
+  });

@@ -1,0 +1,145 @@
+import { createRoute } from "@hono/zod-openapi";
+import type { AppEnv } from "../env";
+import {
+  MarkReadBody,
+  MarkReadResult,
+  Message,
+  MessageIdParam,
+  MessagePage,
+  PageQuery,
+  PartnerIdParam,
+  SendMessageBody,
+  UnreadCount,
+  UnreadQuery,
+  UserStats,
+} from "../schemas/messages";
+import { conversationHistory, deleteMessage, sendMessage, statsOf, unreadFor } from "../services/messages";
+import { publish } from "../services/realtime";
+import { markDeliveredOne, markReadMany } from "../services/receipts";
+import { toMessageView } from "../services/views";
+import { bearer, createRouter, errors, jsonBody, jsonOf } from "./openapi";
+
+const tags = ["messages"];
+const deps = (c: { var: AppEnv["Variables"]; env: Env }) => ({ db: c.var.db, env: c.env });
+
+const send = createRoute({
+  method: "post",
+  path: "/send",
+  tags,
+  security: bearer,
+  summary: "Send a message (charges MESSAGE_COST credits, atomically)",
+  description:
+    "The charge, the ledger row and the message (with its `seq`) are one atomic write. A retry with the same " +
+    "`client_message_id` returns the original message with 200 and charges nothing, whatever the retry's body. " +
+    "`content` is trimmed and must then be 1-4000 characters (Unicode code points).",
+  request: { body: jsonBody(SendMessageBody) },
+  responses: {
+    201: jsonOf(Message, "Sent"),
+    200: jsonOf(Message, "A retry of an earlier send with the same client_message_id: the original message"),
+    ...errors("validation_failed", "insufficient_credits", "payload_too_large", "unsupported_media_type", "rate_limited"),
+  },
+});
+
+const history = createRoute({
+  method: "get",
+  path: "/conversation/{partner_id}",
+  tags,
+  security: bearer,
+  summary: "Conversation history with a partner, newest first",
+  description: "Keyset paging: pass `next_cursor` as `before`. `skip` skips that many messages after the cursor (offset paging).",
+  request: { params: PartnerIdParam, query: PageQuery },
+  responses: { 200: jsonOf(MessagePage, "A page of messages"), ...errors("validation_failed") },
+});
+
+const markDelivered = createRoute({
+  method: "post",
+  path: "/mark-delivered/{message_id}",
+  tags,
+  security: bearer,
+  summary: "Mark a received message delivered (receiver only, idempotent)",
+  description: "Never moves a read message back. Answers with the message as it now is. The sender gets 403; anyone else 404.",
+  request: { params: MessageIdParam },
+  responses: { 200: jsonOf(Message, "The message"), ...errors("validation_failed", "forbidden", "not_found") },
+});
+
+const markRead = createRoute({
+  method: "post",
+  path: "/mark-read",
+  tags,
+  security: bearer,
+  summary: "Mark received messages read (1-100 ids)",
+  description: "`marked_count` counts the caller's messages that changed; ids that are not the caller's received messages are ignored.",
+  request: { body: jsonBody(MarkReadBody) },
+  responses: { 200: jsonOf(MarkReadResult, "How many changed"), ...errors("validation_failed", "unsupported_media_type") },
+});
+
+const unread = createRoute({
+  method: "get",
+  path: "/unread-count",
+  tags,
+  security: bearer,
+  summary: "Unread messages, overall or from one sender",
+  request: { query: UnreadQuery },
+  responses: { 200: jsonOf(UnreadCount, "The count"), ...errors("validation_failed") },
+});
+
+const remove = createRoute({
+  method: "delete",
+  path: "/{message_id}",
+  tags,
+  security: bearer,
+  summary: "Soft-delete a message you sent (tombstone)",
+  description:
+    "Idempotent. The message keeps its `seq`; its content, attachments and metadata are never returned again. The receiver gets 403; anyone else 404.",
+  request: { params: MessageIdParam },
+  responses: { 200: jsonOf(Message, "The tombstone"), ...errors("validation_failed", "forbidden", "not_found") },
+});
+
+const stats = createRoute({
+  method: "get",
+  path: "/stats",
+  tags,
+  security: bearer,
+  summary: "The caller's messaging statistics",
+  responses: { 200: jsonOf(UserStats, "Counts") },
+});
+
+export const messageRoutes = createRouter()
+  .openapi(send, async (c) => {
+    const { message, replayed } = await sendMessage(deps(c), c.var.userId, c.req.valid("json"));
+    return c.json(toMessageView(message, c.var.userId), replayed ? 200 : 201);
+  })
+  .openapi(history, async (c) => {
+    const page = await conversationHistory(deps(c), c.var.userId, c.req.valid("param").partner_id, c.req.valid("query"));
+    return c.json(
+      { messages: page.items.map((m) => toMessageView(m, c.var.userId)), next_cursor: page.nextCursor, has_more: page.hasMore },
+      200,
+    );
+  })
+  .openapi(markDelivered, async (c) => {
+    const { message, changed } = await markDeliveredOne(c.var.db, c.req.valid("param").message_id, c.var.userId);
+    if (changed) await publish(c.env, [{ type: "message.status", message }]);
+    return c.json(toMessageView(message, c.var.userId), 200);
+  })
+  .openapi(markRead, async (c) => {
+    const changed = await markReadMany(c.var.db, c.req.valid("json").message_ids, c.var.userId);
+    if (changed.length)
+      await publish(
+        c.env,
+        changed.map((message) => ({ type: "message.status", message })),
+        [c.var.userId],
+      );
+    return c.json({ success: true as const, marked_count: changed.length }, 200);
+  })
+  .openapi(unread, async (c) => c.json({ unread_count: await unreadFor(deps(c), c.var.userId, c.req.valid("query").sender_id) }, 200))
+  .openapi(stats, async (c) => {
+    const s = await statsOf(deps(c), c.var.userId);
+    return c.json(
+      { sent: s.sent, received: s.received, unread: s.unread, credits_spent: s.creditsSpent, conversations: s.conversations },
+      200,
+    );
+  })
+  .openapi(remove, async (c) => {
+    const message = await deleteMessage(deps(c), c.var.userId, c.req.valid("param").message_id);
+    return c.json(toMessageView(message, c.var.userId), 200);
+  });

@@ -1,0 +1,63 @@
+import { OpenAPIHono, type z } from "@hono/zod-openapi";
+import type { AppEnv } from "../env";
+import { AppError, type ErrorCode, STATUS } from "../errors";
+import { ErrorBody } from "../schemas/common";
+
+/** Zod issues → the contract's per-field `details`: `{ "attachments.0.url": ["must be an https URL"] }`. */
+export function validationError(error: z.ZodError, target?: string): AppError {
+  const details: Record<string, string[]> = {};
+  const add = (path: string, message: string) => {
+    details[path] = [...(details[path] ?? []), message];
+  };
+  for (const issue of error.issues) {
+    const base = issue.path.map(String).join(".");
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) add(base ? `${base}.${key}` : key, "unknown field");
+    } else {
+      add(base || target || "body", issue.message);
+    }
+  }
+  return new AppError("validation_failed", "The request is not valid", details);
+}
+
+/** Every router shares the one validation hook, so every 400 has the same shape. */
+export const createRouter = () =>
+  new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error, result.target);
+    },
+  });
+
+export const jsonBody = <T extends z.ZodType>(schema: T, description?: string) => ({
+  content: { "application/json": { schema } },
+  required: true,
+  ...(description && { description }),
+});
+
+export const jsonOf = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+
+const ERROR_TEXT: Record<ErrorCode, string> = {
+  validation_failed: "Invalid input (`validation_failed`, with per-field `details`)",
+  unauthorized: "Missing, malformed or expired token (`unauthorized`)",
+  insufficient_credits: "Balance too low (`insufficient_credits`); nothing was written",
+  forbidden: "Not allowed (`forbidden`)",
+  not_found: "Does not exist or is not yours (`not_found`)",
+  conflict: "Conflicts with the current state (`conflict`)",
+  payload_too_large: "Body over 64 KiB (`payload_too_large`)",
+  unsupported_media_type: "Body is not application/json (`unsupported_media_type`)",
+  upgrade_required: "Not a WebSocket upgrade (`upgrade_required`)",
+  rate_limited: "Too many requests (`rate_limited`, see `Retry-After`)",
+  internal: "Unexpected failure (`internal`); nothing leaks",
+};
+
+/** Error responses for a route's OpenAPI entry, all with the one error body. */
+export function errors(...codes: ErrorCode[]) {
+  return Object.fromEntries(
+    [...new Set<ErrorCode>(["unauthorized", ...codes, "internal"])].map((code) => [STATUS[code], jsonOf(ErrorBody, ERROR_TEXT[code])]),
+  );
+}
+
+export const bearer = [{ bearer: [] }];

@@ -1,0 +1,82 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { TRUSTED } from "../durable-objects/sockets";
+import { AppError } from "../errors";
+import { conversationIdOf } from "../lib/ids";
+import { WS_PROTOCOL } from "../middleware/auth";
+import { UserId } from "../schemas/common";
+import { inboxOf, roomOf } from "../services/realtime";
+import { bearer, createRouter, errors } from "./openapi";
+
+const WsQuery = z.object({
+  partner_id: UserId.optional().openapi({ description: "Open the conversation socket with this user; omit for the inbox socket" }),
+  since: z
+    .string()
+    .regex(/^\d{1,15}$/, "must be a whole number")
+    .optional()
+    .openapi({
+      description: "Conversation sockets: the highest seq the client has; missed messages and receipt changes are replayed first",
+    }),
+});
+
+const ws = createRoute({
+  method: "get",
+  path: "/ws",
+  tags: ["realtime"],
+  security: bearer,
+  summary: "WebSocket: a conversation (?partner_id=) or the caller's inbox",
+  description: [
+    "Authenticated before the upgrade. Either send `Authorization: Bearer <JWT>`, or (browsers, which cannot set",
+    `headers on a WebSocket) offer two subprotocols: \`new WebSocket(url, ["${WS_PROTOCOL}", "bearer." + token])\`;`,
+    `the server answers with \`Sec-WebSocket-Protocol: ${WS_PROTOCOL}\`. Without valid auth: 401 and no socket.`,
+    "",
+    "Server events: `message.new {message}`, `message.status {message_id, status, delivered_at, read_at}`,",
+    "`message.deleted {message_id}`, `message.moderated {message_id, moderation_status, message}`,",
+    "`typing {user_id, state}`, `presence {user_id, online}`, `unread {unread_count}` (inbox), `sync {last_seq}`,",
+    "`resync {reason, last_seq}`, `error {code, message}`, `pong`.",
+    "Client frames (JSON text, at most 4 KiB, rate-limited per socket): `typing {state: start|stop}`,",
+    "`ack {message_ids}`, `read {message_ids}`, `ping`.",
+    "",
+    "Resume: `&since=<seq>` replays every message with a higher seq (current status), then the current state of",
+    "older messages whose receipts, deletion or moderation changed after message `since` existed, then",
+    "`sync {last_seq}`, then live events. The room keeps the last 1000 such changes and replays at most 500",
+    "messages; past that it sends `resync` and the client refetches over HTTP.",
+  ].join("\n"),
+  request: { query: WsQuery },
+  responses: {
+    101: { description: "Switching protocols: the socket is open" },
+    ...errors("validation_failed", "upgrade_required"),
+  },
+});
+
+export const realtimeRoutes = createRouter().openapi(ws, async (c) => {
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    throw new AppError("upgrade_required", "This endpoint only accepts WebSocket upgrades", undefined, { Upgrade: "websocket" });
+  }
+  const userId = c.var.userId;
+  const { partner_id: partnerId, since } = c.req.valid("query");
+  if (partnerId === userId)
+    throw new AppError("validation_failed", "You cannot open a conversation with yourself", {
+      partner_id: ["must not be your own user id"],
+    });
+  if (!partnerId && since !== undefined)
+    throw new AppError("validation_failed", "`since` applies to conversation sockets", { since: ["needs partner_id"] });
+
+  const offered =
+    c.req
+      .header("sec-websocket-protocol")
+      ?.split(",")
+      .map((p) => p.trim()) ?? [];
+  // A fresh request: nothing the client sent (headers included) reaches the object but what we set here.
+  const headers = new Headers({ Upgrade: "websocket", [TRUSTED.user]: userId });
+  if (offered.includes(WS_PROTOCOL)) headers.set(TRUSTED.protocol, WS_PROTOCOL);
+  const url = new URL("https://do.internal/connect");
+  if (since !== undefined) url.searchParams.set("since", since);
+
+  if (partnerId) {
+    const conversationId = conversationIdOf(userId, partnerId);
+    headers.set(TRUSTED.scope, conversationId);
+    return roomOf(c.env, conversationId).fetch(url, { headers });
+  }
+  headers.set(TRUSTED.scope, `inbox:${userId}`);
+  return inboxOf(c.env, userId).fetch(url, { headers });
+});

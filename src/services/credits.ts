@@ -1,0 +1,63 @@
+import { z } from "@hono/zod-openapi";
+import type { Db } from "../db/client";
+import { balanceOf, grantStatements, ledgerPage } from "../db/credits";
+import type { LedgerRow } from "../db/schema";
+import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { newId } from "../lib/ids";
+import { nowIso } from "../lib/time";
+import type { GrantBody } from "../schemas/credits";
+import { type AuditScope, commitWithAudit } from "./audit";
+
+export { balanceOf };
+
+const PkCursor = z.object({ k: z.number().int().positive() });
+
+export async function ledgerFor(db: Db, userId: string, page: { limit: number; cursor?: string }) {
+  const beforePk = page.cursor ? decodeCursor(page.cursor, PkCursor, "cursor").k : undefined;
+  const rows = await ledgerPage(db, userId, { beforePk, limit: page.limit + 1 });
+  const items = rows.slice(0, page.limit);
+  const last = items.at(-1);
+  const hasMore = rows.length > page.limit;
+  return { items, hasMore, nextCursor: hasMore && last ? encodeCursor({ k: last.pk }) : null };
+}
+
+export const toLedgerView = (t: LedgerRow) => ({
+  id: t.id,
+  user_id: t.userId,
+  amount: t.amount,
+  balance_after: t.balanceAfter,
+  kind: t.kind,
+  reason: t.reason,
+  message_id: t.messageId,
+  created_at: t.createdAt,
+});
+
+/** Credits a user; the balance, the ledger row and the audit row commit together or not at all. */
+export async function grantCredits(db: Db, scope: AuditScope, grant: GrantBody) {
+  const transactionId = newId("txn");
+  return commitWithAudit(db, scope, async () => {
+    const before = await balanceOf(db, grant.user_id);
+    return {
+      statements: grantStatements(db, {
+        userId: grant.user_id,
+        amount: grant.amount,
+        reason: grant.reason,
+        adminId: scope.actor.adminId,
+        transactionId,
+        now: nowIso(),
+      }),
+      event: {
+        targetType: "user",
+        targetId: grant.user_id,
+        severity: "warning",
+        before: { balance: before },
+        after: { balance: before + grant.amount, transaction_id: transactionId },
+        details: { amount: grant.amount, reason: grant.reason },
+      },
+      result: (results) => {
+        const [row] = results[2] as { balance: number }[];
+        return { user_id: grant.user_id, balance: row?.balance ?? 0, transaction_id: transactionId };
+      },
+    };
+  });
+}

@@ -1,0 +1,129 @@
+import { z } from "@hono/zod-openapi";
+import { messageCostOf, SEND_BURST_PERIOD_SECONDS, SEND_MINUTE_PERIOD_SECONDS } from "../config";
+import type { Db } from "../db/client";
+import {
+  type ConversationRow,
+  conversationPage,
+  findByClientId,
+  findById,
+  historyPage,
+  insertMessageWithCharge,
+  softDelete,
+  statsFor,
+  unreadCount,
+} from "../db/messages";
+import type { MessageRow } from "../db/schema";
+import { AppError, notFound } from "../errors";
+import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { conversationIdOf, newId } from "../lib/ids";
+import { nowIso } from "../lib/time";
+import type { SendMessageBody } from "../schemas/messages";
+import { publish, publishNewMessage } from "./realtime";
+
+export type Deps = { db: Db; env: Env };
+export type Page = { limit: number; skip: number; before?: string };
+
+const notYourself = (field: string, what: string) =>
+  new AppError("validation_failed", `You cannot ${what} yourself`, { [field]: [`must not be your own user id`] });
+
+/** Per-user send limits (bursts and per minute), checked before anything is written or charged. */
+async function enforceSendRate(env: Env, userId: string): Promise<void> {
+  const [burst, minute] = await Promise.all([
+    env.SEND_BURST_LIMITER.limit({ key: userId }),
+    env.SEND_MINUTE_LIMITER.limit({ key: userId }),
+  ]);
+  const retryAfter = !burst.success ? SEND_BURST_PERIOD_SECONDS : !minute.success ? SEND_MINUTE_PERIOD_SECONDS : 0;
+  if (retryAfter) {
+    throw new AppError(
+      "rate_limited",
+      "Too many messages; slow down",
+      { retry_after_seconds: retryAfter },
+      { "Retry-After": String(retryAfter) },
+    );
+  }
+}
+
+export async function sendMessage(
+  { db, env }: Deps,
+  senderId: string,
+  body: SendMessageBody,
+): Promise<{ message: MessageRow; replayed: boolean }> {
+  if (body.receiver_id === senderId) throw notYourself("receiver_id", "send a message to");
+  await enforceSendRate(env, senderId);
+  const cost = messageCostOf(env);
+  const now = nowIso();
+  const outcome = await insertMessageWithCharge(
+    db,
+    {
+      id: newId("msg"),
+      conversationId: conversationIdOf(senderId, body.receiver_id),
+      senderId,
+      receiverId: body.receiver_id,
+      content: body.content,
+      messageType: body.message_type,
+      attachments: body.attachments,
+      metadata: body.metadata,
+      creditsCost: cost,
+      clientMessageId: body.client_message_id ?? null,
+      createdAt: now,
+      updatedAt: now,
+    },
+    { cost, transactionId: newId("txn") },
+  );
+  switch (outcome.kind) {
+    case "sent":
+      await publishNewMessage(env, outcome.message);
+      return { message: outcome.message, replayed: false };
+    case "insufficient":
+      throw new AppError("insufficient_credits", `Sending a message costs ${cost} credit(s)`, { required: cost });
+    case "duplicate": {
+      // Exactly-once: the retry (or the loser of a race) gets the original, uncharged.
+      const original = await findByClientId(db, senderId, body.client_message_id ?? "");
+      if (!original) throw new Error("duplicate client_message_id without an original row");
+      return { message: original, replayed: true };
+    }
+  }
+}
+
+const SeqCursor = z.object({ s: z.number().int().positive() });
+const ActivityCursor = z.object({ a: z.string().min(1), p: z.string().min(1) });
+
+export async function conversationHistory({ db }: Deps, userId: string, partnerId: string, page: Page) {
+  if (partnerId === userId) throw notYourself("partner_id", "have a conversation with");
+  const beforeSeq = page.before ? decodeCursor(page.before, SeqCursor).s : undefined;
+  const rows = await historyPage(db, conversationIdOf(userId, partnerId), { beforeSeq, skip: page.skip, limit: page.limit + 1 });
+  const items = rows.slice(0, page.limit);
+  const last = items.at(-1);
+  const hasMore = rows.length > page.limit;
+  return { items, hasMore, nextCursor: hasMore && last ? encodeCursor({ s: last.seq }) : null };
+}
+
+export async function listConversations({ db }: Deps, userId: string, page: Page) {
+  const cursor = page.before ? decodeCursor(page.before, ActivityCursor) : undefined;
+  const rows: ConversationRow[] = await conversationPage(db, userId, {
+    before: cursor && { at: cursor.a, partnerId: cursor.p },
+    skip: page.skip,
+    limit: page.limit + 1,
+  });
+  const items = rows.slice(0, page.limit);
+  const last = items.at(-1);
+  const hasMore = rows.length > page.limit;
+  return { items, hasMore, nextCursor: hasMore && last ? encodeCursor({ a: last.lastActivityAt, p: last.partnerId }) : null };
+}
+
+/** Sender only. A tombstone keeps its place (and seq) in the conversation; its content is never shown again. */
+export async function deleteMessage({ db, env }: Deps, userId: string, messageId: string): Promise<MessageRow> {
+  const deleted = await softDelete(db, messageId, userId, nowIso());
+  if (deleted) {
+    await publish(env, [{ type: "message.deleted", message: deleted }], [deleted.receiverId]);
+    return deleted;
+  }
+  const current = await findById(db, messageId);
+  if (!current || (current.senderId !== userId && current.receiverId !== userId)) throw notFound("Message not found");
+  if (current.senderId !== userId) throw new AppError("forbidden", "Only the sender can delete a message");
+  return current; // already deleted: idempotent
+}
+
+export const unreadFor = ({ db }: Deps, userId: string, senderId?: string) => unreadCount(db, userId, senderId);
+
+export const statsOf = ({ db }: Deps, userId: string) => statsFor(db, userId);
