@@ -114,7 +114,7 @@ CREATE TABLE `messages` (
 CREATE UNIQUE INDEX `messages_id_unique` ON `messages` (`id`);--> statement-breakpoint
 CREATE UNIQUE INDEX `messages_conversation_seq_unique` ON `messages` (`conversation_id`,`seq`);--> statement-breakpoint
 CREATE UNIQUE INDEX `messages_sender_client_id_unique` ON `messages` (`sender_id`,`client_message_id`);--> statement-breakpoint
-CREATE INDEX `messages_unread_idx` ON `messages` (`receiver_id`,`sender_id`) WHERE status <> 'read' AND is_deleted = 0 AND moderation_status <> 'blocked';--> statement-breakpoint
+CREATE INDEX `messages_unread_idx` ON `messages` (`receiver_id`,`sender_id`,`status`,`is_deleted`,`moderation_status`) WHERE status <> 'read' AND is_deleted = 0 AND moderation_status <> 'blocked';--> statement-breakpoint
 CREATE INDEX `messages_sender_created_idx` ON `messages` (`sender_id`,`created_at`);--> statement-breakpoint
 CREATE INDEX `messages_receiver_created_idx` ON `messages` (`receiver_id`,`created_at`);--> statement-breakpoint
 CREATE INDEX `messages_created_idx` ON `messages` (`created_at`);--> statement-breakpoint

@@ -9,9 +9,9 @@ export async function adminWithPermissions(db: Db, id: string): Promise<AdminWit
   const row = await db
     .select({
       admin: admins,
-      permissions: sql<
-        string | null
-      >`(SELECT group_concat(${rolePermissions.permission}) FROM ${rolePermissions} WHERE ${rolePermissions.role} = ${admins.role})`,
+      // Spelled out: Drizzle leaves columns unqualified in single-table selects, and an unqualified
+      // `role` inside the subquery would compare role_permissions.role with itself.
+      permissions: sql<string | null>`(SELECT group_concat(rp.permission) FROM ${rolePermissions} rp WHERE rp.role = admins.role)`,
     })
     .from(admins)
     .where(eq(admins.id, id))

@@ -1,21 +1,20 @@
 import { and, desc, eq, lt, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { Db } from "./client";
-import { creditBalances, creditTransactions, type LedgerRow } from "./schema";
+import { creditBalances, creditTransactions } from "./schema";
 
 export async function balanceOf(db: Db, userId: string): Promise<number> {
   const row = await db.select({ balance: creditBalances.balance }).from(creditBalances).where(eq(creditBalances.userId, userId)).get();
   return row?.balance ?? 0;
 }
 
-export async function ledgerPage(db: Db, userId: string, page: { beforePk?: number; limit: number }): Promise<LedgerRow[]> {
-  return db
+export const ledgerPage = (db: Db, userId: string, page: { beforePk?: number; limit: number }) =>
+  db
     .select()
     .from(creditTransactions)
     .where(and(eq(creditTransactions.userId, userId), page.beforePk === undefined ? undefined : lt(creditTransactions.pk, page.beforePk)))
     .orderBy(desc(creditTransactions.pk))
     .limit(page.limit);
-}
 
 /**
  * The statements of a grant, to run in one batch with its audit row: the balance row, the credit,

@@ -105,28 +105,25 @@ export async function findById(db: Db, id: string): Promise<MessageRow | undefin
   return db.select().from(messages).where(eq(messages.id, id)).get();
 }
 
-export async function findByClientId(db: Db, senderId: string, clientMessageId: string): Promise<MessageRow | undefined> {
-  return db
+/** The exactly-once lookup; the builders below are exported so tests can EXPLAIN their plans. */
+export const clientIdQuery = (db: Db, senderId: string, clientMessageId: string) =>
+  db
     .select()
     .from(messages)
-    .where(and(eq(messages.senderId, senderId), eq(messages.clientMessageId, clientMessageId)))
-    .get();
-}
+    .where(and(eq(messages.senderId, senderId), eq(messages.clientMessageId, clientMessageId)));
+
+export const findByClientId = (db: Db, senderId: string, clientMessageId: string): Promise<MessageRow | undefined> =>
+  clientIdQuery(db, senderId, clientMessageId).get();
 
 /** Newest first, by seq; `beforeSeq` is the keyset cursor and `skip` an offset after it. */
-export async function historyPage(
-  db: Db,
-  conversationId: string,
-  page: { beforeSeq?: number; skip: number; limit: number },
-): Promise<MessageRow[]> {
-  return db
+export const historyPage = (db: Db, conversationId: string, page: { beforeSeq?: number; skip: number; limit: number }) =>
+  db
     .select()
     .from(messages)
     .where(and(eq(messages.conversationId, conversationId), page.beforeSeq === undefined ? undefined : lt(messages.seq, page.beforeSeq)))
     .orderBy(desc(messages.seq))
     .limit(page.limit)
     .offset(page.skip);
-}
 
 /** Resume: every message after `seq`, oldest first. */
 export async function messagesAfter(db: Db, conversationId: string, seq: number, limit: number): Promise<MessageRow[]> {
@@ -159,13 +156,13 @@ export type ConversationRow = {
 };
 
 /** The caller's conversations, most recent activity first, keyset on (last_activity_at, partner_id). */
-export async function conversationPage(
+export const conversationQuery = (
   db: Db,
   userId: string,
   page: { before?: { at: string; partnerId: string }; skip: number; limit: number },
-): Promise<ConversationRow[]> {
+) => {
   const cm = conversationMembers;
-  const rows = await db
+  return db
     .select({
       partnerId: cm.partnerId,
       conversationId: cm.conversationId,
@@ -187,15 +184,24 @@ export async function conversationPage(
     .orderBy(desc(cm.lastActivityAt), desc(cm.partnerId))
     .limit(page.limit)
     .offset(page.skip);
+};
+
+export async function conversationPage(db: Db, userId: string, page: Parameters<typeof conversationQuery>[2]): Promise<ConversationRow[]> {
+  const rows = await conversationQuery(db, userId, page);
   return rows.map((r) => ({ ...r, unreadCount: Number(r.unreadCount) }));
 }
 
+/**
+ * `INDEXED BY`: without table statistics SQLite cannot tell that the partial index (unread rows
+ * only) beats the full (receiver_id, created_at) index, and would count every received message.
+ */
+export const unreadQuery = (receiverId: string, senderId?: string) =>
+  sql`SELECT COUNT(*) AS n FROM messages INDEXED BY messages_unread_idx WHERE receiver_id = ${receiverId}${
+    senderId ? sql` AND sender_id = ${senderId}` : sql``
+  } AND ${UNREAD}`;
+
 export async function unreadCount(db: Db, receiverId: string, senderId?: string): Promise<number> {
-  const row = await db
-    .select({ n: sql<number>`COUNT(*)` })
-    .from(messages)
-    .where(and(eq(messages.receiverId, receiverId), senderId ? eq(messages.senderId, senderId) : undefined, UNREAD))
-    .get();
+  const row = await db.get<{ n: number }>(unreadQuery(receiverId, senderId));
   return Number(row?.n ?? 0);
 }
 
@@ -264,7 +270,7 @@ export async function statsFor(db: Db, userId: string): Promise<UserStatsRow> {
     .select({
       sent: sql<number>`(SELECT COUNT(*) FROM ${messages} WHERE sender_id = ${userId})`,
       received: sql<number>`(SELECT COUNT(*) FROM ${messages} WHERE receiver_id = ${userId})`,
-      unread: sql<number>`(SELECT COUNT(*) FROM ${messages} WHERE receiver_id = ${userId} AND ${UNREAD})`,
+      unread: sql<number>`(${unreadQuery(userId)})`,
       creditsSpent: sql<number>`(SELECT coalesce(-SUM(amount), 0) FROM ${creditTransactions} WHERE user_id = ${userId} AND kind = 'message')`,
       conversations: sql<number>`(SELECT COUNT(*) FROM ${conversationMembers} WHERE user_id = ${userId})`,
     })

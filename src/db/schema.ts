@@ -119,8 +119,9 @@ export const messages = sqliteTable(
     uniqueIndex("messages_sender_client_id_unique").on(t.senderId, t.clientMessageId),
     // Unread counts (overall and per sender) read only the unread rows; the WHERE must match
     // `UNREAD` in db/messages.ts term for term, or SQLite will not use this index.
+    // It also carries the filtered columns, so counting never touches the table rows.
     index("messages_unread_idx")
-      .on(t.receiverId, t.senderId)
+      .on(t.receiverId, t.senderId, t.status, t.isDeleted, t.moderationStatus)
       .where(sql`status <> 'read' AND is_deleted = 0 AND moderation_status <> 'blocked'`),
     index("messages_sender_created_idx").on(t.senderId, t.createdAt),
     index("messages_receiver_created_idx").on(t.receiverId, t.createdAt),

@@ -1,0 +1,161 @@
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { app } from "../src/app";
+import { as, BASE, balanceOf, call, count, json, newUser, pair, tokenFor } from "./helpers";
+
+const SEND = "/api/v2/messages/send";
+
+describe("one error shape for every failure", () => {
+  it("an unknown route → 404 not_found", async () => {
+    const res = await as(newUser()).get("/api/v2/nothing-here");
+    expect(res.status).toBe(404);
+    expect(await json(res)).toEqual({ error: { code: "not_found", message: expect.any(String) } });
+    expect((await call("GET", "/nowhere")).status).toBe(404);
+  });
+
+  it("malformed JSON → 400 validation_failed, nothing written", async () => {
+    const { alice, bob } = await pair(2);
+    const res = await as(alice).post(SEND, `{"receiver_id": "${bob}", "content": `);
+    expect(res.status).toBe(400);
+    expect(await json(res)).toMatchObject({ error: { code: "validation_failed", details: expect.any(Object) } });
+    expect(await balanceOf(alice)).toBe(2);
+  });
+
+  it("a JSON body that is not an object → 400", async () => {
+    const res = await as(newUser()).post(SEND, "[1,2,3]");
+    expect(res.status).toBe(400);
+    expect((await json(res)).error.code).toBe("validation_failed");
+  });
+
+  it("a body that is not declared as JSON → 415 in the same shape", async () => {
+    const { alice, bob } = await pair(2);
+    const res = await as(alice).post(SEND, JSON.stringify({ receiver_id: bob, content: "x" }), { "content-type": "text/plain" });
+    expect(res.status).toBe(415);
+    expect(await json(res)).toMatchObject({ error: { code: "unsupported_media_type" } });
+    expect(await balanceOf(alice)).toBe(2);
+  });
+
+  it("a body over 64 KiB → 413 before parsing (Content-Length)", async () => {
+    const { alice, bob } = await pair(2);
+    const big = JSON.stringify({ receiver_id: bob, content: "x".repeat(70 * 1024) });
+    const res = await as(alice).post(SEND, big);
+    expect(res.status).toBe(413);
+    expect(await json(res)).toEqual({ error: { code: "payload_too_large", message: expect.any(String) } });
+    expect(await count("SELECT 1 FROM messages WHERE sender_id = ?", alice)).toBe(0);
+  });
+
+  it("a chunked body over 64 KiB → 413 too (counted while streaming)", async () => {
+    const { alice } = await pair(2);
+    const chunk = new TextEncoder().encode("x".repeat(16 * 1024));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 6) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const res = await exports.default.fetch(`${BASE}${SEND}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await tokenFor(alice)}`, "content-type": "application/json" },
+      body: stream,
+    });
+    expect(res.status).toBe(413);
+    expect((await json(res)).error.code).toBe("payload_too_large");
+  });
+
+  it("unknown JSON fields → 400 naming each field", async () => {
+    const { alice, bob } = await pair(2);
+    const res = await as(alice).post(SEND, { receiver_id: bob, content: "x", sender_id: bob, moderation_status: "approved" });
+    expect(res.status).toBe(400);
+    const { error } = await json(res);
+    expect(error.details).toMatchObject({ sender_id: ["unknown field"], moderation_status: ["unknown field"] });
+    expect(await balanceOf(alice)).toBe(2);
+  });
+
+  it("a 500 says only 'internal' and the request id: no stack, no SQL", async () => {
+    const spy = vi.spyOn(console, "error").mockImplementation(() => {});
+    const broken = {
+      ...env,
+      DB: {
+        prepare() {
+          throw new Error("D1_ERROR: no such table: credit_balances: SELECT balance FROM credit_balances WHERE user_id = ?");
+        },
+      },
+    } as unknown as Env;
+    const res = await app.request(
+      `${BASE}/api/v2/credits/balance`,
+      { headers: { authorization: `Bearer ${await tokenFor(newUser())}` } },
+      broken,
+    );
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({ error: { code: "internal", message: expect.any(String) } });
+    expect(text).not.toMatch(/SELECT|D1_ERROR|credit_balances|at\s+\S+:\d+/);
+    expect(res.headers.get("x-request-id")).toBeTruthy();
+    expect(spy).toHaveBeenCalled(); // the details go to the log instead
+    spy.mockRestore();
+  });
+
+  it("every response carries a request id, and reuses a well-formed client one", async () => {
+    const res = await call("GET", "/healthz", { headers: { "x-request-id": "client-abc-123" } });
+    expect(res.headers.get("x-request-id")).toBe("client-abc-123");
+    const replaced = await call("GET", "/healthz", { headers: { "x-request-id": "bad id with spaces" } });
+    expect(replaced.headers.get("x-request-id")).not.toBe("bad id with spaces");
+  });
+
+  it("secure headers and CORS are set", async () => {
+    const res = await call("GET", "/api/v2/credits/balance", { headers: { origin: "https://app.example" } });
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    const preflight = await exports.default.fetch(`${BASE}${SEND}`, {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://app.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type",
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("authorization");
+  });
+});
+
+describe("service endpoints", () => {
+  it("GET /healthz checks D1", async () => {
+    const res = await call("GET", "/healthz");
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ ok: true });
+  });
+
+  it("GET / answers with a page", async () => {
+    const res = await call("GET", "/");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/html");
+  });
+
+  it("GET /api/openapi.json documents every contract path from the same schemas", async () => {
+    const res = await call("GET", "/api/openapi.json");
+    expect(res.status).toBe(200);
+    const doc = await json(res);
+    expect(doc.openapi).toMatch(/^3\.1/);
+    for (const path of [
+      "/api/v2/messages/send",
+      "/api/v2/messages/conversation/{partner_id}",
+      "/api/v2/messages/conversations",
+      "/api/v2/messages/mark-delivered/{message_id}",
+      "/api/v2/messages/mark-read",
+      "/api/v2/messages/unread-count",
+      "/api/v2/messages/{message_id}",
+      "/api/v2/messages/stats",
+      "/api/v2/messages/ws",
+      "/api/v2/credits/balance",
+      "/api/v2/credits/transactions",
+      "/api/admin/credits/grant",
+      "/api/dev/token",
+    ]) {
+      expect(doc.paths, path).toHaveProperty([path]);
+    }
+    expect(doc.components.schemas.SendMessageBody.additionalProperties).toBe(false);
+    expect(doc.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
+  });
+});

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { ledgerPage } from "../src/db/credits";
+import { clientIdQuery, conversationQuery, historyPage, unreadQuery } from "../src/db/messages";
+import { db, planOf } from "./helpers";
+
+/** A plan that scans a table without an index reads every row: the hot paths must never do that. */
+const FULL_SCAN = /^SCAN (messages|conversation_members|credit_transactions|last_message)\b(?!.*USING)/;
+
+describe("hot queries use indexes (EXPLAIN QUERY PLAN)", () => {
+  it("conversation history: a range of (conversation_id, seq)", async () => {
+    const plan = await planOf(historyPage(db, "a:b", { beforeSeq: 10, skip: 0, limit: 51 }));
+    expect(plan.join("\n")).toMatch(/SEARCH messages USING INDEX messages_conversation_seq_unique \(conversation_id=\? AND seq<\?\)/);
+    expect(plan.some((d) => FULL_SCAN.test(d))).toBe(false);
+    expect(plan.join("\n")).not.toContain("TEMP B-TREE"); // ordered by the index, no sort
+  });
+
+  it("conversation list: the member index, an index lookup for unread and for the last message", async () => {
+    const plan = await planOf(
+      conversationQuery(db, "me", { before: { at: "2026-11-01T00:00:00.000Z", partnerId: "p" }, skip: 0, limit: 51 }),
+    );
+    const text = plan.join("\n");
+    expect(text).toMatch(/SEARCH cm?\w* USING (COVERING )?INDEX conversation_members_activity_idx \(user_id=\?/);
+    expect(text).toMatch(/messages USING (COVERING )?INDEX messages_unread_idx \(receiver_id=\? AND sender_id=\?\)/);
+    expect(text).toMatch(/messages USING (COVERING )?INDEX messages_conversation_seq_unique \(conversation_id=\?\)/);
+    expect(text).toMatch(/SEARCH last_message USING INTEGER PRIMARY KEY/);
+    expect(plan.some((d) => FULL_SCAN.test(d))).toBe(false);
+    expect(text).not.toContain("TEMP B-TREE");
+  });
+
+  it("unread count, overall and per sender: the partial unread index", async () => {
+    for (const q of [unreadQuery("me"), unreadQuery("me", "them")]) {
+      const plan = (await planOf(q)).join("\n");
+      expect(plan).toMatch(/SEARCH messages USING COVERING INDEX messages_unread_idx \(receiver_id=\?/);
+    }
+  });
+
+  it("idempotency lookup: the unique (sender_id, client_message_id) index", async () => {
+    const plan = (await planOf(clientIdQuery(db, "me", "c-1"))).join("\n");
+    expect(plan).toMatch(/SEARCH messages USING INDEX messages_sender_client_id_unique \(sender_id=\? AND client_message_id=\?\)/);
+  });
+
+  it("ledger page: (user_id, pk)", async () => {
+    const plan = (await planOf(ledgerPage(db, "me", { beforePk: 100, limit: 51 }))).join("\n");
+    expect(plan).toMatch(/SEARCH credit_transactions USING INDEX credit_transactions_user_pk_idx \(user_id=\? AND pk<\?\)/);
+    expect(plan).not.toContain("TEMP B-TREE");
+  });
+});
