@@ -3,10 +3,9 @@ import { auditChainPage, chainHead, insertAuditRow, type NewAuditRow } from "../
 import type { Db } from "../db/client";
 import { constraintOf } from "../db/constraints";
 import type { AuditRow, Severity } from "../db/schema";
+import { auditHash, GENESIS_HASH } from "../lib/audit-hash";
 import { newId } from "../lib/ids";
 import { nowIso } from "../lib/time";
-
-export const GENESIS_HASH = "0".repeat(64);
 
 /** Who acted and from where: set once per admin request by the permission middleware. */
 export type AuditScope = {
@@ -30,37 +29,6 @@ export type AuditEvent = {
 
 const json = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
 
-/** The fields a row's hash covers, in a fixed order: everything but `pk` and the hash itself. */
-function hashedFields(r: Omit<NewAuditRow, "hash" | "pk">): unknown[] {
-  return [
-    r.id,
-    r.createdAt,
-    r.adminId,
-    r.adminEmail ?? null,
-    r.adminRole ?? null,
-    r.action,
-    r.targetType ?? null,
-    r.targetId ?? null,
-    r.outcome,
-    r.statusCode,
-    r.severity,
-    r.before ?? null,
-    r.after ?? null,
-    r.details ?? null,
-    r.ip ?? null,
-    r.userAgent ?? null,
-    r.requestId ?? null,
-    r.prevHash,
-  ];
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-export const hashOf = (r: Omit<NewAuditRow, "hash" | "pk">) => sha256Hex(JSON.stringify(hashedFields(r)));
-
 async function sealRow(db: Db, scope: AuditScope, e: AuditEvent): Promise<NewAuditRow> {
   const prevHash = (await chainHead(db)) ?? GENESIS_HASH;
   const row = {
@@ -83,7 +51,7 @@ async function sealRow(db: Db, scope: AuditScope, e: AuditEvent): Promise<NewAud
     requestId: scope.request.requestId,
     prevHash,
   };
-  return { ...row, hash: await hashOf(row) };
+  return { ...row, hash: await auditHash(row) };
 }
 
 const CHAIN_ATTEMPTS = 8;
@@ -135,7 +103,7 @@ export async function verifyChain(db: Db, pageSize = 500): Promise<ChainVerdict>
     const rows = await auditChainPage(db, afterPk, pageSize);
     for (const row of rows) {
       const { pk: _pk, hash, ...content } = row;
-      const broken = row.prevHash !== prev ? "prev_hash_mismatch" : (await hashOf(content)) !== hash ? "hash_mismatch" : null;
+      const broken = row.prevHash !== prev ? "prev_hash_mismatch" : (await auditHash(content)) !== hash ? "hash_mismatch" : null;
       if (broken) return { ok: false, rows_checked: checked, first_broken: { id: row.id, created_at: row.createdAt, reason: broken } };
       prev = hash;
       checked++;
