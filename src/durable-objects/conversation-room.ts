@@ -93,7 +93,7 @@ export class ConversationRoom extends DurableObject<Env> {
     this.remember(conversationId);
     const sinceParam = new URL(request.url).searchParams.get("since");
     const { 0: client, 1: server } = new WebSocketPair();
-    const meta: SocketMeta = { userId, connectedAt: Date.now(), syncedSeq: 0 };
+    const meta: SocketMeta = { socketId: crypto.randomUUID(), userId, connectedAt: Date.now(), syncedSeq: 0 };
     const firstDevice = this.socketsOf(userId).length === 0;
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(meta);
@@ -201,7 +201,7 @@ export class ConversationRoom extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    if (!this.limiter.allow(ws)) {
+    if (!this.limiter.allow(metaOf(ws).socketId)) {
       sendEvent(ws, { type: "error", code: "rate_limited", message: "Too many frames; slow down" });
       return;
     }
@@ -288,12 +288,14 @@ export class ConversationRoom extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     finishClose(ws, code, reason);
+    this.limiter.forget(metaOf(ws).socketId);
     this.leave(ws);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     logError("room.socket_error", error, { conversationId: this.conversationId });
     finishClose(ws, 1011, "socket error");
+    this.limiter.forget(metaOf(ws).socketId);
     this.leave(ws);
   }
 

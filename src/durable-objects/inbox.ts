@@ -47,7 +47,7 @@ export class Inbox extends DurableObject<Env> {
     }
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
-    server.serializeAttachment({ userId, connectedAt: Date.now(), syncedSeq: 0 } satisfies SocketMeta);
+    server.serializeAttachment({ socketId: crypto.randomUUID(), userId, connectedAt: Date.now(), syncedSeq: 0 } satisfies SocketMeta);
     sendEvent(server, { type: "unread", unread_count: await unreadCount(dbOf(this.env.DB), userId) });
     return upgradeResponse(client, request);
   }
@@ -70,7 +70,8 @@ export class Inbox extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
-    if (!this.limiter.allow(ws)) return sendEvent(ws, { type: "error", code: "rate_limited", message: "Too many frames; slow down" });
+    if (!this.limiter.allow(metaOf(ws).socketId))
+      return sendEvent(ws, { type: "error", code: "rate_limited", message: "Too many frames; slow down" });
     const frame = parseFrame(raw);
     if (!frame.ok) return sendEvent(ws, { type: "error", code: frame.code, message: frame.message });
     const { userId } = metaOf(ws);
@@ -110,10 +111,12 @@ export class Inbox extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     finishClose(ws, code, reason);
+    this.limiter.forget(metaOf(ws).socketId);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     logError("inbox.socket_error", error);
     finishClose(ws, 1011, "socket error");
+    this.limiter.forget(metaOf(ws).socketId);
   }
 }

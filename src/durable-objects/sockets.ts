@@ -9,6 +9,8 @@ export const PONG_FRAME = '{"type":"pong"}';
 
 /** What each socket carries through hibernation: small and structured-cloneable. */
 export type SocketMeta = {
+  /** Stable across hibernation, unlike the WebSocket object handed to each event. */
+  socketId: string;
   userId: string;
   connectedAt: number;
   /** Highest seq this socket got through resume; live `message.new` at or below it is a duplicate. */
@@ -62,24 +64,29 @@ export function parseFrame(raw: string | ArrayBuffer): FrameResult {
 }
 
 /**
- * Per-socket token bucket, in memory on purpose: after hibernation a socket starts with a full
- * bucket, which costs nothing and keeps idle rooms free of state.
+ * Per-socket token bucket, keyed by the socket's id (the runtime may hand us a different
+ * WebSocket object per event). In memory on purpose: after hibernation a socket starts with a
+ * full bucket, which costs nothing and keeps idle rooms free of state.
  */
 export class FrameLimiter {
-  private readonly buckets = new WeakMap<WebSocket, { tokens: number; at: number }>();
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
   constructor(
     private readonly capacity = 20,
     private readonly perSecond = 5,
   ) {}
 
-  allow(ws: WebSocket, now = Date.now()): boolean {
-    const b = this.buckets.get(ws) ?? { tokens: this.capacity, at: now };
+  allow(socketId: string, now = Date.now()): boolean {
+    const b = this.buckets.get(socketId) ?? { tokens: this.capacity, at: now };
     b.tokens = Math.min(this.capacity, b.tokens + ((now - b.at) / 1000) * this.perSecond);
     b.at = now;
     const ok = b.tokens >= 1;
     if (ok) b.tokens -= 1;
-    this.buckets.set(ws, b);
+    this.buckets.set(socketId, b);
     return ok;
+  }
+
+  forget(socketId: string): void {
+    this.buckets.delete(socketId);
   }
 }
 

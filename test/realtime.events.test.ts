@@ -1,0 +1,264 @@
+import { describe, expect, it } from "vitest";
+import { as, json, newUser, pair, seedCredits, send } from "./helpers";
+import { openSocket, type TestSocket, upgrade } from "./sockets";
+
+/** alice and bob, two devices each, on their conversation; opening presences consumed. */
+async function fourDevices(credits = 10) {
+  const { alice, bob } = await pair(credits);
+  await seedCredits(bob, credits);
+  const alicePhone = await openSocket(alice, { partner: bob });
+  const aliceLaptop = await openSocket(alice, { partner: bob });
+  const bobPhone = await openSocket(bob, { partner: alice });
+  const bobLaptop = await openSocket(bob, { partner: alice });
+  const all = [alicePhone, aliceLaptop, bobPhone, bobLaptop];
+  for (const s of all) await s.drain(); // presence noise from the joins
+  return { alice, bob, alicePhone, aliceLaptop, bobPhone, bobLaptop, all };
+}
+
+const closeAll = (sockets: TestSocket[]) => {
+  for (const s of sockets) s.close();
+};
+
+describe("upgrade authentication", () => {
+  it("no token, a bad token or no upgrade: no socket", async () => {
+    const { exports } = await import("cloudflare:workers");
+    const noAuth = await exports.default.fetch("http://pairly.test/api/v2/messages/ws?partner_id=bob", {
+      headers: { upgrade: "websocket" },
+    });
+    expect(noAuth.status).toBe(401);
+    expect(noAuth.webSocket).toBeNull();
+    expect(await json(noAuth)).toMatchObject({ error: { code: "unauthorized" } });
+    const badProto = await exports.default.fetch("http://pairly.test/api/v2/messages/ws", {
+      headers: { upgrade: "websocket", "sec-websocket-protocol": "pairly.v1, bearer.garbage" },
+    });
+    expect(badProto.status).toBe(401);
+    expect(badProto.webSocket).toBeNull();
+    const plain = await as(newUser()).get("/api/v2/messages/ws");
+    expect(plain.status).toBe(426);
+    expect(await json(plain)).toMatchObject({ error: { code: "upgrade_required" } });
+  });
+
+  it("browsers authenticate with the token as a subprotocol, and get pairly.v1 back", async () => {
+    const { alice, bob } = await pair(0);
+    const res = await upgrade(alice, { partner: bob, via: "protocol" });
+    expect(res.status).toBe(101);
+    expect(res.headers.get("sec-websocket-protocol")).toBe("pairly.v1");
+    res.webSocket?.accept();
+    res.webSocket?.close(1000);
+  });
+
+  it("a user can only join their own conversation: partner_id is the other side, never yourself", async () => {
+    const alice = newUser();
+    const self = await upgrade(alice, { partner: alice });
+    expect(self.status).toBe(400);
+    const bad = await upgrade(alice, { partner: "not valid!" });
+    expect(bad.status).toBe(400);
+    const inboxSince = await upgrade(alice, { since: 3 });
+    expect(inboxSince.status).toBe(400);
+  });
+});
+
+describe("fan-out of HTTP changes", () => {
+  it("a new message reaches every device of both participants, in order", async () => {
+    const { alice, bob, all } = await fourDevices();
+    const m1 = await send(alice, bob, "one");
+    const m2 = await send(bob, alice, "two");
+    for (const s of all) {
+      const events = await s.drain();
+      expect(events.map((e) => [e.type, e.message?.seq])).toEqual([
+        ["message.new", 1],
+        ["message.new", 2],
+      ]);
+      expect(events[0]?.message).toMatchObject({ id: m1.id, content: "one", status: "sent" });
+      expect(events[1]?.message).toMatchObject({ id: m2.id, content: "two" });
+    }
+    closeAll(all);
+  });
+
+  it("delivered, read and delete over HTTP reach every device, committed before they are sent", async () => {
+    const { alice, bob, all } = await fourDevices();
+    const m = await send(alice, bob, "receipts");
+    for (const s of all) await s.drain();
+    const delivered = await json(await as(bob).post(`/api/v2/messages/mark-delivered/${m.id}`));
+    const read = await as(bob).post("/api/v2/messages/mark-read", { message_ids: [m.id] });
+    expect(await json(read)).toMatchObject({ marked_count: 1 });
+    await as(alice).del(`/api/v2/messages/${m.id}`);
+    const history = await json(await as(alice).get(`/api/v2/messages/conversation/${bob}`));
+    const final = history.messages[0];
+    for (const s of all) {
+      const events = await s.drain();
+      expect(events).toEqual([
+        { type: "message.status", message_id: m.id, status: "delivered", delivered_at: delivered.delivered_at, read_at: null },
+        { type: "message.status", message_id: m.id, status: "read", delivered_at: delivered.delivered_at, read_at: final.read_at },
+        { type: "message.deleted", message_id: m.id },
+      ]);
+    }
+    closeAll(all);
+  });
+
+  it("an idempotent repeat sends no second event", async () => {
+    const { alice, bob, all } = await fourDevices();
+    const m = await send(alice, bob);
+    await as(bob).post(`/api/v2/messages/mark-delivered/${m.id}`);
+    for (const s of all) await s.drain();
+    await as(bob).post(`/api/v2/messages/mark-delivered/${m.id}`);
+    await as(bob).post("/api/v2/messages/mark-read", { message_ids: ["msg_unknown"] });
+    for (const s of all) expect(await s.drain()).toEqual([]);
+    closeAll(all);
+  });
+
+  it("a stranger's socket never receives another pair's events", async () => {
+    const { alice, bob, all } = await fourDevices();
+    const mallory = newUser("mallory");
+    const snoopBob = await openSocket(mallory, { partner: bob });
+    const snoopAlice = await openSocket(mallory, { partner: alice });
+    const snoopInbox = await openSocket(mallory);
+    for (const s of [snoopBob, snoopAlice, snoopInbox]) await s.drain();
+    const m = await send(alice, bob, "private");
+    await as(bob).post("/api/v2/messages/mark-read", { message_ids: [m.id] });
+    const typing = all[0] as TestSocket;
+    typing.send({ type: "typing", state: "start" });
+    await typing.settle();
+    for (const s of [snoopBob, snoopAlice, snoopInbox]) expect(await s.drain()).toEqual([]);
+    closeAll([...all, snoopBob, snoopAlice, snoopInbox]);
+  });
+});
+
+describe("socket frames", () => {
+  it("ack and read over the socket follow the HTTP rules and fan out to the sender's devices", async () => {
+    const { alice, bob, alicePhone, aliceLaptop, bobPhone, bobLaptop } = await fourDevices();
+    const m = await send(alice, bob, "ack me");
+    for (const s of [alicePhone, aliceLaptop, bobPhone, bobLaptop]) await s.drain();
+
+    bobPhone.send({ type: "ack", message_ids: [m.id] });
+    for (const s of [alicePhone, aliceLaptop, bobLaptop]) {
+      expect(await s.nextOf("message.status")).toMatchObject({ message_id: m.id, status: "delivered", read_at: null });
+    }
+    bobPhone.send({ type: "read", message_ids: [m.id] });
+    for (const s of [alicePhone, aliceLaptop, bobLaptop]) {
+      expect(await s.nextOf("message.status")).toMatchObject({ message_id: m.id, status: "read" });
+    }
+    // The acking device gets the echo too (clients apply status events idempotently).
+    expect((await bobPhone.drain()).map((e) => e.status)).toEqual(["delivered", "read"]);
+    // Stored, and visible over HTTP.
+    const history = await json(await as(alice).get(`/api/v2/messages/conversation/${bob}`));
+    expect(history.messages[0]).toMatchObject({ id: m.id, status: "read" });
+
+    // Never backwards, and never by the sender: no change, no event.
+    bobPhone.send({ type: "ack", message_ids: [m.id] });
+    alicePhone.send({ type: "read", message_ids: [m.id] });
+    for (const s of [alicePhone, aliceLaptop, bobPhone, bobLaptop]) expect((await s.drain()).filter((e) => e.type !== "pong")).toEqual([]);
+    closeAll([alicePhone, aliceLaptop, bobPhone, bobLaptop]);
+  });
+
+  it("a socket cannot touch messages of another conversation", async () => {
+    const { alice, bob } = await pair(2);
+    const carol = newUser("carol");
+    const other = await send(alice, carol, "to carol");
+    const carolInBob = await openSocket(carol, { partner: bob });
+    carolInBob.send({ type: "read", message_ids: [other.id] });
+    await carolInBob.settle();
+    const history = await json(await as(carol).get(`/api/v2/messages/conversation/${alice}`));
+    expect(history.messages[0]).toMatchObject({ id: other.id, status: "sent" });
+    carolInBob.close();
+  });
+
+  it.each([
+    ["not JSON", "{nope", "validation_failed"],
+    ["an unknown type", { type: "dance" }, "validation_failed"],
+    ["wrong fields", { type: "typing", state: "maybe" }, "validation_failed"],
+    ["an extra field", { type: "ping", x: 1 }, "validation_failed"],
+    ["an empty read", { type: "read", message_ids: [] }, "validation_failed"],
+    ["over 4 KiB", JSON.stringify({ type: "read", message_ids: ["x".repeat(4200)] }), "payload_too_large"],
+  ])("%s → an error event, nothing changed, the socket stays open", async (_name, frame, code) => {
+    const { alice, bob } = await pair(1);
+    const m = await send(alice, bob);
+    const s = await openSocket(bob, { partner: alice });
+    await s.drain();
+    s.send(frame);
+    expect(await s.nextOf("error")).toMatchObject({ type: "error", code, message: expect.any(String) });
+    // Still open and working.
+    s.send({ type: "read", message_ids: [m.id] });
+    expect(await s.nextOf("message.status")).toMatchObject({ message_id: m.id, status: "read" });
+    expect(s.closed).toBeNull();
+    s.close();
+  });
+
+  it("ping → pong", async () => {
+    const { alice, bob } = await pair(0);
+    const s = await openSocket(alice, { partner: bob });
+    s.send({ type: "ping" });
+    expect(await s.nextOf("pong")).toEqual({ type: "pong" });
+    s.send('{ "type": "ping" }'); // not the exact auto-response text: answered by the object
+    expect(await s.nextOf("pong")).toEqual({ type: "pong" });
+    s.close();
+  });
+
+  it("frames are rate-limited per socket: a typing flood fans out once", async () => {
+    const { alice, bob } = await pair(0);
+    const flooder = await openSocket(alice, { partner: bob });
+    const watcher = await openSocket(bob, { partner: alice });
+    await flooder.drain();
+    await watcher.drain();
+    for (let i = 0; i < 60; i++) flooder.send({ type: "typing", state: "start" });
+    // The bucket holds 20 frames: the flood is refused long before its end...
+    expect(await flooder.nextOf("error")).toMatchObject({ code: "rate_limited" });
+    // ...and only the first frame changed anything the partner can see.
+    const seen = await watcher.drain();
+    expect(seen).toEqual([{ type: "typing", user_id: alice, state: "start" }]);
+    expect(flooder.closed).toBeNull();
+    flooder.close();
+    watcher.close();
+  });
+});
+
+describe("inbox socket", () => {
+  it("gets the unread count on connect, then every new message and each new count", async () => {
+    const me = newUser("me");
+    const [p1, p2] = [newUser("p"), newUser("p")];
+    await seedCredits(p1, 5);
+    await seedCredits(p2, 5);
+    const early = await send(p1, me, "before connecting");
+    const inbox = await openSocket(me);
+    const laptop = await openSocket(me);
+    expect(await inbox.nextOf("unread")).toEqual({ type: "unread", unread_count: 1 });
+    await laptop.drain();
+
+    await send(p1, me, "from p1");
+    await send(p2, me, "from p2");
+    for (const s of [inbox, laptop]) {
+      const events = await s.drain();
+      expect(events.map((e) => (e.type === "unread" ? ["unread", e.unread_count] : [e.type, e.message.content]))).toEqual([
+        ["message.new", "from p1"],
+        ["unread", 2],
+        ["message.new", "from p2"],
+        ["unread", 3],
+      ]);
+    }
+    await as(me).post("/api/v2/messages/mark-read", { message_ids: [early.id] });
+    expect(await inbox.drain()).toEqual([{ type: "unread", unread_count: 2 }]);
+
+    // My own sends reach my other devices' inboxes too, without an unread count.
+    await seedCredits(me, 1);
+    await send(me, p2, "reply");
+    expect((await laptop.drain()).map((e) => e.type)).toEqual(["unread", "message.new"]);
+    inbox.close();
+    laptop.close();
+  });
+
+  it("acks and reads from the inbox update the conversation room", async () => {
+    const { alice, bob } = await pair(1);
+    const m = await send(alice, bob);
+    const aliceRoom = await openSocket(alice, { partner: bob });
+    await aliceRoom.drain();
+    const bobInbox = await openSocket(bob);
+    await bobInbox.drain();
+    bobInbox.send({ type: "read", message_ids: [m.id] });
+    expect(await aliceRoom.nextOf("message.status")).toMatchObject({ message_id: m.id, status: "read" });
+    expect(await bobInbox.nextOf("unread")).toEqual({ type: "unread", unread_count: 0 });
+    bobInbox.send({ type: "typing", state: "start" });
+    expect(await bobInbox.nextOf("error")).toMatchObject({ code: "validation_failed" });
+    aliceRoom.close();
+    bobInbox.close();
+  });
+});

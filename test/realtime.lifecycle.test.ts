@@ -1,0 +1,207 @@
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import type { ConversationRoom } from "../src/durable-objects/conversation-room";
+import { as, json, pair, seedCredits, send } from "./helpers";
+import { openSocket, roomStub } from "./sockets";
+
+describe("typing", () => {
+  it("start reaches the partner's devices (not the typist's), a refresh sends nothing, stop ends it", async () => {
+    const { alice, bob } = await pair(0);
+    const typist = await openSocket(alice, { partner: bob });
+    const typistLaptop = await openSocket(alice, { partner: bob });
+    const bobPhone = await openSocket(bob, { partner: alice });
+    const bobLaptop = await openSocket(bob, { partner: alice });
+    for (const s of [typist, typistLaptop, bobPhone, bobLaptop]) await s.drain();
+
+    typist.send({ type: "typing", state: "start" });
+    typist.send({ type: "typing", state: "start" }); // refresh
+    await typist.settle();
+    for (const s of [bobPhone, bobLaptop]) expect(await s.drain()).toEqual([{ type: "typing", user_id: alice, state: "start" }]);
+    expect(await typistLaptop.drain()).toEqual([]);
+
+    typist.send({ type: "typing", state: "stop" });
+    typist.send({ type: "typing", state: "stop" }); // already stopped: nothing
+    await typist.settle();
+    for (const s of [bobPhone, bobLaptop]) expect(await s.drain()).toEqual([{ type: "typing", user_id: alice, state: "stop" }]);
+    for (const s of [typist, typistLaptop, bobPhone, bobLaptop]) s.close();
+  });
+
+  it("a start without a refresh expires through the object's alarm: the partner gets stop", async () => {
+    const { alice, bob } = await pair(0);
+    const typist = await openSocket(alice, { partner: bob });
+    const partner = await openSocket(bob, { partner: alice });
+    await typist.drain();
+    await partner.drain();
+    typist.send({ type: "typing", state: "start" });
+    expect(await partner.nextOf("typing")).toEqual({ type: "typing", user_id: alice, state: "start" });
+    // The deadline lives in storage and an alarm; fire it now instead of sleeping 5 s.
+    expect(await runDurableObjectAlarm(roomStub(alice, bob))).toBe(true);
+    expect(await partner.nextOf("typing")).toEqual({ type: "typing", user_id: alice, state: "stop" });
+    expect(await runDurableObjectAlarm(roomStub(alice, bob))).toBe(false); // nothing left to expire
+    typist.close();
+    partner.close();
+  });
+
+  it("a refresh after the alarm was armed keeps typing alive until its own deadline", async () => {
+    const { alice, bob } = await pair(0);
+    const typist = await openSocket(alice, { partner: bob });
+    const partner = await openSocket(bob, { partner: alice });
+    await partner.drain();
+    typist.send({ type: "typing", state: "start" });
+    await partner.nextOf("typing");
+    // Push alice's deadline past the armed alarm, as a refresh a few seconds later would.
+    await runInDurableObject(roomStub(alice, bob), (_room: ConversationRoom, state) => {
+      state.storage.sql.exec("UPDATE typing SET expires_at = expires_at + 60000");
+    });
+    expect(await runDurableObjectAlarm(roomStub(alice, bob))).toBe(true);
+    expect(await partner.drain()).toEqual([]); // still typing
+    expect(await runDurableObjectAlarm(roomStub(alice, bob))).toBe(true); // re-armed for the new deadline
+    expect(await partner.nextOf("typing")).toEqual({ type: "typing", user_id: alice, state: "stop" });
+    typist.close();
+    partner.close();
+  });
+});
+
+describe("presence", () => {
+  it("online when a user's first device joins, offline when their last leaves; closing ends typing", async () => {
+    const { alice, bob } = await pair(0);
+    const watcher = await openSocket(alice, { partner: bob });
+    expect(await watcher.nextOf("presence")).toEqual({ type: "presence", user_id: bob, online: false });
+
+    const bobPhone = await openSocket(bob, { partner: alice });
+    expect(await bobPhone.nextOf("presence")).toEqual({ type: "presence", user_id: alice, online: true });
+    expect(await watcher.drain()).toEqual([{ type: "presence", user_id: bob, online: true }]);
+    const bobLaptop = await openSocket(bob, { partner: alice });
+    expect(await watcher.drain()).toEqual([]); // second device: already online
+
+    bobLaptop.send({ type: "typing", state: "start" });
+    expect(await watcher.nextOf("typing")).toMatchObject({ state: "start" });
+    bobLaptop.close();
+    await bobPhone.settle();
+    // bob's phone is still connected: bob stays online, but the closed device's typing ends.
+    expect(await watcher.drain()).toEqual([]);
+    bobPhone.close();
+    expect(await watcher.nextOf("typing")).toEqual({ type: "typing", user_id: bob, state: "stop" });
+    expect(await watcher.nextOf("presence")).toEqual({ type: "presence", user_id: bob, online: false });
+    watcher.close();
+  });
+});
+
+describe("resume with since", () => {
+  it("after a disconnect with 3 messages and a read receipt: missed messages in order, the receipt, sync, then live", async () => {
+    const { alice, bob } = await pair(10);
+    await seedCredits(bob, 10);
+    const first = await send(alice, bob, "before 1");
+    const second = await send(alice, bob, "before 2");
+
+    const aliceSocket = await openSocket(alice, { partner: bob });
+    await aliceSocket.drain();
+    const last = await send(bob, alice, "seen live");
+    expect((await aliceSocket.nextOf("message.new")).message.seq).toBe(3);
+    aliceSocket.close();
+
+    // While alice is away: bob reads her first message, sends 3, and one of them is delivered.
+    await as(bob).post("/api/v2/messages/mark-read", { message_ids: [first.id] });
+    const missed = [await send(bob, alice, "away 1"), await send(bob, alice, "away 2"), await send(bob, alice, "away 3")];
+    await as(alice).post(`/api/v2/messages/mark-delivered/${missed[1].id}`);
+
+    const back = await openSocket(alice, { partner: bob, since: last.seq });
+    const events = await back.drain();
+    expect(events.map((e) => e.type)).toEqual(["message.new", "message.new", "message.new", "message.status", "sync", "presence"]);
+    expect(events.slice(0, 3).map((e) => [e.message.seq, e.message.content, e.message.status])).toEqual([
+      [4, "away 1", "sent"],
+      [5, "away 2", "delivered"],
+      [6, "away 3", "sent"],
+    ]);
+    expect(events[3]).toMatchObject({ type: "message.status", message_id: first.id, status: "read" });
+    expect(events[4]).toEqual({ type: "sync", last_seq: 6 });
+    expect(JSON.stringify(events)).not.toContain(second.id); // unchanged while away: not resent
+
+    // Live events follow, once each.
+    const live = await send(bob, alice, "live again");
+    expect(await back.drain()).toEqual([{ type: "message.new", message: expect.objectContaining({ id: live.id, seq: 7 }) }]);
+    back.close();
+  });
+
+  it("since=0 replays the whole conversation with current state, and deletions as tombstones", async () => {
+    const { alice, bob } = await pair(3);
+    const a = await send(alice, bob, "one");
+    await send(alice, bob, "two");
+    await as(alice).del(`/api/v2/messages/${a.id}`);
+    const s = await openSocket(bob, { partner: alice, since: 0 });
+    const events = await s.drain();
+    expect(events.map((e) => e.type)).toEqual(["message.new", "message.new", "sync", "presence"]);
+    expect(events[0]?.message).toMatchObject({ seq: 1, is_deleted: true, content: null });
+    expect(events[1]?.message).toMatchObject({ seq: 2, content: "two" });
+    expect(events[2]).toEqual({ type: "sync", last_seq: 2 });
+    s.close();
+  });
+
+  it("up to date: just sync; ahead of the conversation: resync", async () => {
+    const { alice, bob } = await pair(2);
+    await send(alice, bob);
+    const current = await openSocket(alice, { partner: bob, since: 1 });
+    expect((await current.drain()).map((e) => e.type)).toEqual(["sync", "presence"]);
+    const ahead = await openSocket(alice, { partner: bob, since: 99 });
+    const events = await ahead.drain();
+    expect(events[0]).toEqual({ type: "resync", reason: expect.any(String), last_seq: 1 });
+    current.close();
+    ahead.close();
+  });
+
+  it("past the event log's window the server answers resync", async () => {
+    const { alice, bob } = await pair(2);
+    const m = await send(alice, bob);
+    await runInDurableObject(roomStub(alice, bob), (_room: ConversationRoom, state) => {
+      // As if more than the retained number of changes had happened since message 1.
+      state.storage.sql.exec(
+        "INSERT INTO meta (key, value) VALUES ('pruned_hw', '5') ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      );
+    });
+    const s = await openSocket(bob, { partner: alice, since: m.seq });
+    expect((await s.drain())[0]).toMatchObject({ type: "resync", last_seq: 1 });
+    s.close();
+  });
+
+  it("a message committed while the replay runs is delivered once, not twice", async () => {
+    const { alice, bob } = await pair(5);
+    await send(alice, bob, "first");
+    const sends = Promise.all([send(alice, bob, "racing 1"), send(alice, bob, "racing 2")]);
+    const s = await openSocket(bob, { partner: alice, since: 1 });
+    await sends;
+    const events = await s.drain();
+    const seqs = events.filter((e) => e.type === "message.new").map((e) => e.message.seq);
+    expect(seqs.sort()).toEqual([2, 3]);
+    s.close();
+  });
+});
+
+describe("hibernation", () => {
+  it("a room evicted between two events still fans out to its sockets, and its typing alarm still fires", async () => {
+    const { alice, bob } = await pair(5);
+    const aliceSocket = await openSocket(alice, { partner: bob });
+    const bobSocket = await openSocket(bob, { partner: alice });
+    await aliceSocket.drain();
+    await bobSocket.drain();
+    await send(alice, bob, "before eviction");
+    expect((await bobSocket.nextOf("message.new")).message.content).toBe("before eviction");
+    expect((await aliceSocket.nextOf("message.new")).message.content).toBe("before eviction");
+
+    bobSocket.send({ type: "typing", state: "start" });
+    expect(await aliceSocket.nextOf("typing")).toMatchObject({ state: "start" });
+    await evictDurableObject(roomStub(alice, bob)); // in-memory state gone; sockets hibernate
+
+    const m = await send(alice, bob, "after eviction");
+    expect(await bobSocket.nextOf("message.new")).toMatchObject({ message: { id: m.id, content: "after eviction" } });
+    expect(await aliceSocket.nextOf("message.new")).toMatchObject({ message: { id: m.id } });
+    // Who each socket is survived too: bob's read over his socket is bob's.
+    bobSocket.send({ type: "read", message_ids: [m.id] });
+    expect(await aliceSocket.nextOf("message.status")).toMatchObject({ message_id: m.id, status: "read" });
+    expect(await runDurableObjectAlarm(roomStub(alice, bob))).toBe(true);
+    expect(await aliceSocket.nextOf("typing")).toEqual({ type: "typing", user_id: bob, state: "stop" });
+    const history = await json(await as(alice).get(`/api/v2/messages/conversation/${bob}`));
+    expect(history.messages[0]).toMatchObject({ id: m.id, status: "read" });
+    aliceSocket.close();
+    bobSocket.close();
+  });
+});
