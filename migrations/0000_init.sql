@@ -117,7 +117,7 @@ CREATE UNIQUE INDEX `messages_sender_client_id_unique` ON `messages` (`sender_id
 CREATE INDEX `messages_unread_idx` ON `messages` (`receiver_id`,`sender_id`,`status`,`is_deleted`,`moderation_status`) WHERE status <> 'read' AND is_deleted = 0 AND moderation_status <> 'blocked';--> statement-breakpoint
 CREATE INDEX `messages_sender_created_idx` ON `messages` (`sender_id`,`created_at`);--> statement-breakpoint
 CREATE INDEX `messages_receiver_created_idx` ON `messages` (`receiver_id`,`created_at`);--> statement-breakpoint
-CREATE INDEX `messages_created_idx` ON `messages` (`created_at`);--> statement-breakpoint
+CREATE INDEX `messages_created_stats_idx` ON `messages` (`created_at`,`sender_id`,`status`,`message_type`,`moderation_status`,`is_deleted`);--> statement-breakpoint
 CREATE INDEX `messages_moderation_created_idx` ON `messages` (`moderation_status`,`created_at`);--> statement-breakpoint
 CREATE TABLE `role_permissions` (
 	`role` text NOT NULL,

@@ -37,6 +37,15 @@ export async function emailTakenByOther(db: Db, email: string, id: string): Prom
   return row !== undefined;
 }
 
+export async function activeSuperAdminsOtherThan(db: Db, id: string): Promise<number> {
+  const row = await db
+    .select({ n: sql<number>`COUNT(*)` })
+    .from(admins)
+    .where(and(eq(admins.role, "super_admin"), eq(admins.active, true), ne(admins.id, id)))
+    .get();
+  return Number(row?.n ?? 0);
+}
+
 /**
  * True while `id` is NOT the last active super admin, evaluated inside the statement that changes
  * the row, so two super admins demoting each other at once cannot both succeed.

@@ -125,7 +125,9 @@ export const messages = sqliteTable(
       .where(sql`status <> 'read' AND is_deleted = 0 AND moderation_status <> 'blocked'`),
     index("messages_sender_created_idx").on(t.senderId, t.createdAt),
     index("messages_receiver_created_idx").on(t.receiverId, t.createdAt),
-    index("messages_created_idx").on(t.createdAt),
+    // Covers the admin overview: every range aggregate (per day, by status/type/moderation, active
+    // senders) reads only this index, never the rows.
+    index("messages_created_stats_idx").on(t.createdAt, t.senderId, t.status, t.messageType, t.moderationStatus, t.isDeleted),
     index("messages_moderation_created_idx").on(t.moderationStatus, t.createdAt),
     check("messages_type", inList("message_type", MESSAGE_TYPES)),
     check("messages_status", inList("status", MESSAGE_STATUSES)),

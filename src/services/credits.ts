@@ -2,8 +2,9 @@ import { z } from "@hono/zod-openapi";
 import type { Db } from "../db/client";
 import { balanceOf, grantStatements, ledgerPage } from "../db/credits";
 import type { LedgerRow } from "../db/schema";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { decodeCursor } from "../lib/cursor";
 import { newId } from "../lib/ids";
+import { pageOf } from "../lib/paging";
 import { nowIso } from "../lib/time";
 import type { GrantBody } from "../schemas/credits";
 import { type AuditScope, commitWithAudit } from "./audit";
@@ -15,10 +16,7 @@ const PkCursor = z.object({ k: z.number().int().positive() });
 export async function ledgerFor(db: Db, userId: string, page: { limit: number; cursor?: string }) {
   const beforePk = page.cursor ? decodeCursor(page.cursor, PkCursor, "cursor").k : undefined;
   const rows = await ledgerPage(db, userId, { beforePk, limit: page.limit + 1 });
-  const items = rows.slice(0, page.limit);
-  const last = items.at(-1);
-  const hasMore = rows.length > page.limit;
-  return { items, hasMore, nextCursor: hasMore && last ? encodeCursor({ k: last.pk }) : null };
+  return pageOf(rows, page.limit, (t) => ({ k: t.pk }));
 }
 
 export const toLedgerView = (t: LedgerRow) => ({

@@ -14,8 +14,9 @@ import {
 } from "../db/messages";
 import type { MessageRow } from "../db/schema";
 import { AppError, notFound } from "../errors";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { decodeCursor } from "../lib/cursor";
 import { conversationIdOf, newId } from "../lib/ids";
+import { pageOf } from "../lib/paging";
 import { nowIso } from "../lib/time";
 import type { SendMessageBody } from "../schemas/messages";
 import { publish, publishNewMessage } from "./realtime";
@@ -88,14 +89,16 @@ export async function sendMessage(
 const SeqCursor = z.object({ s: z.number().int().positive() });
 const ActivityCursor = z.object({ a: z.string().min(1), p: z.string().min(1) });
 
+/** One page of a conversation by seq, newest first: users' history and the admin view share it. */
+export async function conversationPageBySeq(db: Db, conversationId: string, page: Page) {
+  const beforeSeq = page.before ? decodeCursor(page.before, SeqCursor).s : undefined;
+  const rows = await historyPage(db, conversationId, { beforeSeq, skip: page.skip, limit: page.limit + 1 });
+  return pageOf(rows, page.limit, (m) => ({ s: m.seq }));
+}
+
 export async function conversationHistory({ db }: Deps, userId: string, partnerId: string, page: Page) {
   if (partnerId === userId) throw notYourself("partner_id", "have a conversation with");
-  const beforeSeq = page.before ? decodeCursor(page.before, SeqCursor).s : undefined;
-  const rows = await historyPage(db, conversationIdOf(userId, partnerId), { beforeSeq, skip: page.skip, limit: page.limit + 1 });
-  const items = rows.slice(0, page.limit);
-  const last = items.at(-1);
-  const hasMore = rows.length > page.limit;
-  return { items, hasMore, nextCursor: hasMore && last ? encodeCursor({ s: last.seq }) : null };
+  return conversationPageBySeq(db, conversationIdOf(userId, partnerId), page);
 }
 
 export async function listConversations({ db }: Deps, userId: string, page: Page) {
@@ -105,10 +108,7 @@ export async function listConversations({ db }: Deps, userId: string, page: Page
     skip: page.skip,
     limit: page.limit + 1,
   });
-  const items = rows.slice(0, page.limit);
-  const last = items.at(-1);
-  const hasMore = rows.length > page.limit;
-  return { items, hasMore, nextCursor: hasMore && last ? encodeCursor({ a: last.lastActivityAt, p: last.partnerId }) : null };
+  return pageOf(rows, page.limit, (r) => ({ a: r.lastActivityAt, p: r.partnerId }));
 }
 
 /** Sender only. A tombstone keeps its place (and seq) in the conversation; its content is never shown again. */

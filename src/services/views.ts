@@ -1,4 +1,5 @@
 import type { MessageRow } from "../db/schema";
+import type { AdminMessage } from "../schemas/admin";
 import type { Message } from "../schemas/messages";
 
 /** Content a viewer may not see: a tombstone (deleted), or a blocked message seen by its receiver. */
@@ -6,24 +7,19 @@ export function isHiddenFrom(m: MessageRow, viewerId: string): boolean {
   return m.isDeleted || (m.moderationStatus === "blocked" && m.receiverId === viewerId);
 }
 
-/**
- * The only place that turns a row into the wire shape users see (snake_case), applying tombstones
- * and hiding blocked content from its receiver.
- */
-export function toMessageView(m: MessageRow, viewerId: string): Message {
-  const hidden = isHiddenFrom(m, viewerId);
+function wireFields(m: MessageRow): Message {
   return {
     id: m.id,
     sender_id: m.senderId,
     receiver_id: m.receiverId,
-    content: hidden ? null : m.content,
+    content: m.content,
     message_type: m.messageType,
     status: m.status,
     moderation_status: m.moderationStatus,
     delivered_at: m.deliveredAt,
     read_at: m.readAt,
-    attachments: hidden ? [] : m.attachments,
-    metadata: hidden ? {} : m.metadata,
+    attachments: m.attachments,
+    metadata: m.metadata,
     credits_cost: m.creditsCost,
     credits_transaction_id: m.creditsTransactionId,
     client_message_id: m.clientMessageId,
@@ -32,5 +28,27 @@ export function toMessageView(m: MessageRow, viewerId: string): Message {
     deleted_at: m.deletedAt,
     created_at: m.createdAt,
     updated_at: m.updatedAt,
+  };
+}
+
+/**
+ * The only place that turns a row into the wire shape users see (snake_case), applying tombstones
+ * and hiding blocked content from its receiver.
+ */
+export function toMessageView(m: MessageRow, viewerId: string): Message {
+  const view = wireFields(m);
+  return isHiddenFrom(m, viewerId) ? { ...view, content: null, attachments: [], metadata: {} } : view;
+}
+
+/** Moderators see everything, deleted and blocked included; search truncates long content. */
+export function toAdminMessageView(m: MessageRow, truncateTo?: number): AdminMessage {
+  const chars = [...m.content];
+  const truncated = truncateTo !== undefined && chars.length > truncateTo;
+  return {
+    ...wireFields(m),
+    content: truncated ? chars.slice(0, truncateTo).join("") : m.content,
+    content_truncated: truncated,
+    conversation_id: m.conversationId,
+    moderation_reason: m.moderationReason,
   };
 }

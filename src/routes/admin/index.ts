@@ -1,5 +1,12 @@
 import { createRouter } from "../openapi";
+import { adminAccountRoutes } from "./admins";
+import { adminAuditRoutes } from "./audit";
 import { adminCreditRoutes } from "./credits";
+import { adminMessageRoutes } from "./messages";
 
 /** Every route here sits behind requireAdmin (app.ts) and declares its own permission and audit action. */
-export const adminRoutes = createRouter().route("/", adminCreditRoutes);
+export const adminRoutes = createRouter()
+  .route("/", adminMessageRoutes)
+  .route("/", adminCreditRoutes)
+  .route("/", adminAuditRoutes)
+  .route("/", adminAccountRoutes);

@@ -1,0 +1,108 @@
+import { and, desc, eq, gte, lt, lte, or, type SQL, sql } from "drizzle-orm";
+import type { Db } from "./client";
+import { type MessageRow, type ModerationStatus, messages } from "./schema";
+
+/** Search and export filters, already validated; `match` is an FTS5 query built from user words. */
+export type Filters = {
+  userId?: string;
+  senderId?: string;
+  receiverId?: string;
+  match?: string;
+  moderationStatus?: MessageRow["moderationStatus"];
+  messageType?: MessageRow["messageType"];
+  status?: MessageRow["status"];
+  from?: string;
+  to?: string;
+  includeDeleted: boolean;
+};
+
+function whereOf(f: Filters, extra?: SQL): SQL | undefined {
+  return and(
+    f.userId ? or(eq(messages.senderId, f.userId), eq(messages.receiverId, f.userId)) : undefined,
+    f.senderId ? eq(messages.senderId, f.senderId) : undefined,
+    f.receiverId ? eq(messages.receiverId, f.receiverId) : undefined,
+    // The FTS index answers the words; the row filters apply to what it returns.
+    f.match ? sql`${messages.pk} IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ${f.match})` : undefined,
+    f.moderationStatus ? eq(messages.moderationStatus, f.moderationStatus) : undefined,
+    f.messageType ? eq(messages.messageType, f.messageType) : undefined,
+    f.status ? eq(messages.status, f.status) : undefined,
+    f.from ? gte(messages.createdAt, f.from) : undefined,
+    f.to ? lte(messages.createdAt, f.to) : undefined,
+    f.includeDeleted ? undefined : eq(messages.isDeleted, false),
+    extra,
+  );
+}
+
+/** Newest first (by row id), offset-paged as the contract's `page`/`limit` ask. */
+export const searchPage = (db: Db, f: Filters, page: { offset: number; limit: number }) =>
+  db.select().from(messages).where(whereOf(f)).orderBy(desc(messages.pk)).limit(page.limit).offset(page.offset);
+
+export const searchCount = (db: Db, f: Filters) => db.select({ n: sql<number>`COUNT(*)` }).from(messages).where(whereOf(f));
+
+/** One keyset page of an export: never an offset, so page 2000 costs what page 1 costs. */
+export const exportPage = (db: Db, f: Filters, afterPk: number | undefined, limit: number) =>
+  db
+    .select()
+    .from(messages)
+    .where(whereOf(f, afterPk === undefined ? undefined : lt(messages.pk, afterPk)))
+    .orderBy(desc(messages.pk))
+    .limit(limit);
+
+export const moderateStatement = (db: Db, id: string, status: ModerationStatus, reason: string | null, now: string) =>
+  db.update(messages).set({ moderationStatus: status, moderationReason: reason, updatedAt: now }).where(eq(messages.id, id)).returning();
+
+/** Removes the row; the FTS trigger removes its index entry in the same transaction. */
+export const hardDeleteStatement = (db: Db, id: string) => db.delete(messages).where(eq(messages.id, id)).returning();
+
+export type RangeTotals = {
+  messages: number;
+  deleted: number;
+  sent: number;
+  delivered: number;
+  read: number;
+  failed: number;
+  text: number;
+  image: number;
+  video: number;
+  audio: number;
+  file: number;
+  pending: number;
+  approved: number;
+  flagged: number;
+  blocked: number;
+  activeSenders: number;
+};
+
+const n = (expr: SQL) => sql<number>`coalesce(SUM(${expr}), 0)`;
+
+/** Every total of the overview in one pass over the covering (created_at, …) index. */
+export const rangeTotals = (db: Db, from: string, to: string) =>
+  db
+    .select({
+      messages: sql<number>`COUNT(*)`,
+      deleted: n(sql`is_deleted = 1`),
+      sent: n(sql`status = 'sent'`),
+      delivered: n(sql`status = 'delivered'`),
+      read: n(sql`status = 'read'`),
+      failed: n(sql`status = 'failed'`),
+      text: n(sql`message_type = 'text'`),
+      image: n(sql`message_type = 'image'`),
+      video: n(sql`message_type = 'video'`),
+      audio: n(sql`message_type = 'audio'`),
+      file: n(sql`message_type = 'file'`),
+      pending: n(sql`moderation_status = 'pending'`),
+      approved: n(sql`moderation_status = 'approved'`),
+      flagged: n(sql`moderation_status = 'flagged'`),
+      blocked: n(sql`moderation_status = 'blocked'`),
+      activeSenders: sql<number>`COUNT(DISTINCT sender_id)`,
+    })
+    .from(messages)
+    .where(and(gte(messages.createdAt, from), lte(messages.createdAt, to)));
+
+export const perDay = (db: Db, from: string, to: string) =>
+  db
+    .select({ date: sql<string>`substr(created_at, 1, 10)`.as("date"), messages: sql<number>`COUNT(*)` })
+    .from(messages)
+    .where(and(gte(messages.createdAt, from), lte(messages.createdAt, to)))
+    .groupBy(sql`substr(created_at, 1, 10)`)
+    .orderBy(sql`substr(created_at, 1, 10)`);

@@ -1,0 +1,94 @@
+import { and, eq } from "drizzle-orm";
+import {
+  activeSuperAdminsOtherThan,
+  emailTakenByOther,
+  findAdmin,
+  listAdmins,
+  othersKeepSuperAdmin,
+  upsertAdminStatement,
+} from "../db/admins";
+import type { Db } from "../db/client";
+import { type AdminRow, admins } from "../db/schema";
+import { AppError, notFound } from "../errors";
+import { nowIso } from "../lib/time";
+import type { UpsertAdminBody } from "../schemas/admin";
+import { type AuditScope, commitWithAudit } from "./audit";
+
+export const toAdminAccount = (a: AdminRow) => ({
+  id: a.id,
+  email: a.email,
+  role: a.role,
+  active: a.active,
+  created_at: a.createdAt,
+  updated_at: a.updatedAt,
+});
+
+export const allAdmins = async (db: Db) => (await listAdmins(db)).map(toAdminAccount);
+
+const lastSuperAdmin = () => new AppError("conflict", "That would leave no active super admin");
+
+/**
+ * Checked before the write so the refusal is a clean 409 (audited as such); the same rule also sits
+ * inside the UPDATE, which settles a race between two super admins demoting each other.
+ */
+async function refuseLosingLastSuperAdmin(db: Db, current: AdminRow | undefined, next: { role: string; active: boolean }) {
+  const stillSuper = next.role === "super_admin" && next.active;
+  if (current?.role === "super_admin" && current.active && !stillSuper && (await activeSuperAdminsOtherThan(db, current.id)) === 0) {
+    throw lastSuperAdmin();
+  }
+}
+
+/** Creates or updates an admin. Demoting or deactivating the last active super admin is refused (409). */
+export async function upsertAdmin(db: Db, scope: AuditScope, id: string, body: UpsertAdminBody) {
+  if (await emailTakenByOther(db, body.email, id))
+    throw new AppError("conflict", "That email belongs to another admin", { email: ["already in use"] });
+  return commitWithAudit(db, scope, async () => {
+    const before = await findAdmin(db, id);
+    await refuseLosingLastSuperAdmin(db, before, body);
+    return {
+      statements: [upsertAdminStatement(db, { id, email: body.email, role: body.role, active: body.active, now: nowIso() })],
+      event: {
+        targetType: "admin",
+        targetId: id,
+        severity: "critical",
+        before: before ? toAdminAccount(before) : null,
+        after: { id, email: body.email, role: body.role, active: body.active },
+      },
+      result: (results) => {
+        const [row] = results[0] as AdminRow[];
+        // The guard is inside the statement; no row back means it refused (and the batch's audit row says so).
+        if (!row) throw lastSuperAdmin();
+        return { account: toAdminAccount(row), created: !before };
+      },
+    };
+  });
+}
+
+export async function deactivateAdmin(db: Db, scope: AuditScope, id: string) {
+  return commitWithAudit(db, scope, async () => {
+    const before = await findAdmin(db, id);
+    if (!before) throw notFound("Admin not found");
+    await refuseLosingLastSuperAdmin(db, before, { role: before.role, active: false });
+    return {
+      statements: [
+        db
+          .update(admins)
+          .set({ active: false, updatedAt: nowIso() })
+          .where(and(eq(admins.id, id), othersKeepSuperAdmin(id)))
+          .returning(),
+      ],
+      event: {
+        targetType: "admin",
+        targetId: id,
+        severity: "critical",
+        before: toAdminAccount(before),
+        after: { ...toAdminAccount(before), active: false },
+      },
+      result: (results) => {
+        const [row] = results[0] as AdminRow[];
+        if (!row) throw lastSuperAdmin();
+        return toAdminAccount(row);
+      },
+    };
+  });
+}
