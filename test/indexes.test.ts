@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { exportPage, searchPage } from "../src/db/admin-messages";
 import { ledgerPage } from "../src/db/credits";
 import { clientIdQuery, conversationQuery, historyPage, unreadQuery } from "../src/db/messages";
 import { db, planOf } from "./helpers";
@@ -43,5 +44,36 @@ describe("hot queries use indexes (EXPLAIN QUERY PLAN)", () => {
     const plan = (await planOf(ledgerPage(db, "me", { beforePk: 100, limit: 51 }))).join("\n");
     expect(plan).toMatch(/SEARCH credit_transactions USING INDEX credit_transactions_user_pk_idx \(user_id=\? AND pk<\?\)/);
     expect(plan).not.toContain("TEMP B-TREE");
+  });
+
+  it("admin search and export pages walk an index in order (at most the ties are sorted)", async () => {
+    const after = { createdAt: "2026-01-01T00:00:00.000Z", pk: 100 };
+    const cases: [string, { toSQL(): { sql: string; params: unknown[] } }, RegExp][] = [
+      [
+        "export, no filter",
+        exportPage(db, { includeDeleted: false }, after, 500),
+        /SEARCH messages USING INDEX messages_created_stats_idx \(created_at<\?\)/,
+      ],
+      [
+        "export by sender",
+        exportPage(db, { senderId: "x", includeDeleted: false }, after, 500),
+        /SEARCH messages USING INDEX messages_sender_created_idx \(sender_id=\? AND created_at<\?\)/,
+      ],
+      [
+        "export by receiver",
+        exportPage(db, { receiverId: "x", includeDeleted: true }, after, 500),
+        /messages_receiver_created_idx \(receiver_id=\? AND created_at<\?\)/,
+      ],
+      [
+        "search by moderation state",
+        searchPage(db, { moderationStatus: "flagged", includeDeleted: false }, { offset: 0, limit: 50 }),
+        /messages_moderation_created_idx \(moderation_status=\?\)/,
+      ],
+    ];
+    for (const [name, query, expected] of cases) {
+      const plan = (await planOf(query)).join("\n");
+      expect(plan, name).toMatch(expected);
+      expect(plan, name).not.toMatch(/TEMP B-TREE FOR ORDER BY/); // "FOR LAST TERM OF ORDER BY" (ties only) is fine
+    }
   });
 });

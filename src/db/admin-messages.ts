@@ -33,19 +33,39 @@ function whereOf(f: Filters, extra?: SQL): SQL | undefined {
   );
 }
 
-/** Newest first (by row id), offset-paged as the contract's `page`/`limit` ask. */
+/**
+ * Newest first by (created_at, pk): every filter's index ends in created_at (or is it), so pages are
+ * read in index order and only ties need sorting. Ordering by pk alone made SQLite walk a whole
+ * created_at range and sort it, for every page.
+ */
+const NEWEST_FIRST = [desc(messages.createdAt), desc(messages.pk)];
+
+/** Offset-paged, as the contract's `page`/`limit` ask. */
 export const searchPage = (db: Db, f: Filters, page: { offset: number; limit: number }) =>
-  db.select().from(messages).where(whereOf(f)).orderBy(desc(messages.pk)).limit(page.limit).offset(page.offset);
-
-export const searchCount = (db: Db, f: Filters) => db.select({ n: sql<number>`COUNT(*)` }).from(messages).where(whereOf(f));
-
-/** One keyset page of an export: never an offset, so page 2000 costs what page 1 costs. */
-export const exportPage = (db: Db, f: Filters, afterPk: number | undefined, limit: number) =>
   db
     .select()
     .from(messages)
-    .where(whereOf(f, afterPk === undefined ? undefined : lt(messages.pk, afterPk)))
-    .orderBy(desc(messages.pk))
+    .where(whereOf(f))
+    .orderBy(...NEWEST_FIRST)
+    .limit(page.limit)
+    .offset(page.offset);
+
+export const searchCount = (db: Db, f: Filters) => db.select({ n: sql<number>`COUNT(*)` }).from(messages).where(whereOf(f));
+
+export type ExportCursor = { createdAt: string; pk: number };
+
+/** One keyset page of an export: never an offset, so the last page costs what the first costs. */
+export const exportPage = (db: Db, f: Filters, after: ExportCursor | undefined, limit: number) =>
+  db
+    .select()
+    .from(messages)
+    .where(
+      whereOf(
+        f,
+        after && and(lte(messages.createdAt, after.createdAt), or(lt(messages.createdAt, after.createdAt), lt(messages.pk, after.pk))),
+      ),
+    )
+    .orderBy(...NEWEST_FIRST)
     .limit(limit);
 
 export const moderateStatement = (db: Db, id: string, status: ModerationStatus, reason: string | null, now: string) =>

@@ -50,6 +50,7 @@ export async function upsertAdmin(db: Db, scope: AuditScope, id: string, body: U
       event: {
         targetType: "admin",
         targetId: id,
+        statusCode: before ? 200 : 201,
         severity: "critical",
         before: before ? toAdminAccount(before) : null,
         after: { id, email: body.email, role: body.role, active: body.active },

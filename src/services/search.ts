@@ -1,4 +1,4 @@
-import { exportPage, type Filters, searchCount, searchPage } from "../db/admin-messages";
+import { type ExportCursor, exportPage, type Filters, searchCount, searchPage } from "../db/admin-messages";
 import type { Db } from "../db/client";
 import type { MessageRow } from "../db/schema";
 import { AppError } from "../errors";
@@ -120,7 +120,7 @@ const ndjsonLine = (m: MessageRow) => `${JSON.stringify(toAdminMessageView(m))}\
 export function exportStream(db: Db, q: MessageFilters, format: "csv" | "ndjson"): ReadableStream<Uint8Array> {
   const filters = filtersOf(q);
   const encoder = new TextEncoder();
-  let afterPk: number | undefined;
+  let after: ExportCursor | undefined;
   let headerSent = format !== "csv";
   return new ReadableStream<Uint8Array>(
     {
@@ -131,14 +131,15 @@ export function exportStream(db: Db, q: MessageFilters, format: "csv" | "ndjson"
           return;
         }
         try {
-          const rows = await exportPage(db, filters, afterPk, EXPORT_PAGE_ROWS);
-          if (rows.length > 0) {
-            afterPk = rows[rows.length - 1]?.pk;
+          const rows = await exportPage(db, filters, after, EXPORT_PAGE_ROWS);
+          const last = rows.at(-1);
+          if (last) {
+            after = { createdAt: last.createdAt, pk: last.pk };
             controller.enqueue(encoder.encode(rows.map(format === "csv" ? csvLine : ndjsonLine).join("")));
           }
           if (rows.length < EXPORT_PAGE_ROWS) controller.close();
         } catch (err) {
-          logError("export.page_failed", err, { afterPk });
+          logError("export.page_failed", err, { after });
           controller.error(err);
         }
       },

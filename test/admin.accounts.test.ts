@@ -1,0 +1,93 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { as, createAdmin, json, newUser } from "./helpers";
+
+const put = (by: string, id: string, body: unknown) => as(by).put(`/api/admin/admins/${id}`, body);
+
+describe("admin management (super_admin)", () => {
+  it("creates (201), lists, updates (200) and deactivates an admin; each change is audited", async () => {
+    const sa = await createAdmin("super_admin");
+    const id = newUser("support");
+    const created = await put(sa, id, { email: `${id}@Pairly.Test`, role: "support" });
+    expect(created.status).toBe(201);
+    expect(await json(created)).toMatchObject({ id, email: `${id}@pairly.test`, role: "support", active: true });
+    const list = await json(await as(sa).get("/api/admin/admins"));
+    expect(list.admins.map((a: { id: string }) => a.id)).toContain(id);
+
+    // The new admin works at once, with exactly the role's permissions.
+    expect((await as(id).get("/api/admin/messages/search")).status).toBe(200);
+    expect((await as(id).get("/api/admin/messages/stats/overview")).status).toBe(403);
+
+    const promoted = await put(sa, id, { email: `${id}@pairly.test`, role: "analyst" });
+    expect(promoted.status).toBe(200);
+    expect((await as(id).get("/api/admin/messages/stats/overview")).status).toBe(200);
+    expect((await as(id).get("/api/admin/messages/search")).status).toBe(403);
+
+    const off = await as(sa).post(`/api/admin/admins/${id}/deactivate`);
+    expect(off.status).toBe(200);
+    expect(await json(off)).toMatchObject({ id, active: false });
+    expect((await as(id).get("/api/admin/messages/stats/overview")).status).toBe(403);
+
+    const audit = await env.DB.prepare(
+      "SELECT action, severity, before_state, after_state FROM audit_log WHERE target_id = ? AND outcome = 'success' ORDER BY pk",
+    )
+      .bind(id)
+      .all();
+    expect(audit.results.map((r) => r.action)).toEqual(["admins.upsert", "admins.upsert", "admins.deactivate"]);
+    expect(audit.results.every((r) => r.severity === "critical")).toBe(true);
+    expect(audit.results[0]?.before_state).toBe("null");
+    expect(JSON.parse(String(audit.results[1]?.before_state))).toMatchObject({ role: "support" });
+    expect(JSON.parse(String(audit.results[1]?.after_state))).toMatchObject({ role: "analyst" });
+  });
+
+  it("the last active super admin cannot be deactivated or demoted (409), but can once another exists", async () => {
+    // A clean slate of super admins for this test: deactivate any left by other tests in this file.
+    await env.DB.prepare("UPDATE admins SET active = 0 WHERE role = 'super_admin'").run();
+    const only = await createAdmin("super_admin");
+    const off = await as(only).post(`/api/admin/admins/${only}/deactivate`);
+    expect(off.status).toBe(409);
+    expect(await json(off)).toMatchObject({ error: { code: "conflict" } });
+    const demote = await put(only, only, { email: `${only}@pairly.test`, role: "admin" });
+    expect(demote.status).toBe(409);
+    const row = await env.DB.prepare("SELECT role, active FROM admins WHERE id = ?").bind(only).first();
+    expect(row).toEqual({ role: "super_admin", active: 1 });
+
+    const second = newUser("sa2");
+    expect((await put(only, second, { email: `${second}@pairly.test`, role: "super_admin" })).status).toBe(201);
+    expect((await as(only).post(`/api/admin/admins/${only}/deactivate`)).status).toBe(200);
+    // Now `second` is the last one.
+    expect((await as(second).post(`/api/admin/admins/${second}/deactivate`)).status).toBe(409);
+  });
+
+  it("two super admins deactivating each other at once: exactly one succeeds", async () => {
+    await env.DB.prepare("UPDATE admins SET active = 0 WHERE role = 'super_admin'").run();
+    const [a, b] = [await createAdmin("super_admin"), await createAdmin("super_admin")];
+    const results = await Promise.all([as(a).post(`/api/admin/admins/${b}/deactivate`), as(b).post(`/api/admin/admins/${a}/deactivate`)]);
+    const statuses = results.map((r) => r.status).sort();
+    // One wins; the other either lost the race (409) or was itself already deactivated (403).
+    expect(statuses[0]).toBe(200);
+    expect([403, 409]).toContain(statuses[1]);
+    const active = await env.DB.prepare("SELECT COUNT(*) AS n FROM admins WHERE role = 'super_admin' AND active = 1").first<{
+      n: number;
+    }>();
+    expect(active?.n).toBe(1);
+  });
+
+  it.each([
+    ["a bad email", { email: "not-an-email", role: "support" }, "email"],
+    ["an unknown role", { email: "x@pairly.test", role: "god" }, "role"],
+    ["an unknown field", { email: "x@pairly.test", role: "support", permissions: ["super_admin"] }, "permissions"],
+  ])("rejects %s with 400", async (_name, body, field) => {
+    const sa = await createAdmin("super_admin");
+    const res = await put(sa, newUser(), body);
+    expect(res.status).toBe(400);
+    expect(Object.keys((await json(res)).error.details)).toContain(field);
+  });
+
+  it("an email already used by another admin is a 409; deactivating an unknown admin a 404", async () => {
+    const sa = await createAdmin("super_admin");
+    const res = await put(sa, newUser(), { email: `${sa}@pairly.test`, role: "support" });
+    expect(res.status).toBe(409);
+    expect((await as(sa).post(`/api/admin/admins/${newUser()}/deactivate`)).status).toBe(404);
+  });
+});
