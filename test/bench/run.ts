@@ -53,8 +53,10 @@ async function startServer(): Promise<ChildProcess> {
 
 const tokens = new Map<string, string>();
 async function tokenOf(user: string) {
-  let t = tokens.get(user);
-  if (!t) tokens.set(user, (t = await signToken(user, jwt, 3600)));
+  const known = tokens.get(user);
+  if (known) return known;
+  const t = await signToken(user, jwt, 3600);
+  tokens.set(user, t);
   return t;
 }
 
