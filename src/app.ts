@@ -1,4 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
@@ -27,6 +28,22 @@ const withDb = createMiddleware<AppEnv>(async function withDb(c, next) {
   await next();
 });
 
+/** One CORS middleware per configured origin list (the setting lives in env, known per request). */
+const corsByOrigins = new Map<string, MiddlewareHandler>();
+function corsFor(origins: string): MiddlewareHandler {
+  let handler = corsByOrigins.get(origins);
+  if (!handler) {
+    handler = cors({
+      origin: corsOriginsOf(origins),
+      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
+      exposeHeaders: ["X-Request-Id", "Retry-After", "Content-Disposition"],
+      maxAge: 600,
+    });
+    corsByOrigins.set(origins, handler);
+  }
+  return handler;
+}
+
 /** Public: health, the web client, the OpenAPI document and (only with DEV_AUTH) local sign-in. */
 const isPublic = (path: string) => path === "/api/openapi.json" || path.startsWith("/api/dev/");
 
@@ -41,18 +58,12 @@ export function createApp() {
 
   app.use(requestId());
   app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
-  app.use("/api/*", (c, next) =>
-    cors({
-      origin: corsOriginsOf(c.env),
-      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
-      exposeHeaders: ["X-Request-Id", "Retry-After", "Content-Disposition"],
-      maxAge: 600,
-    })(c, next),
-  );
+  app.use("/api/*", (c, next) => corsFor(c.env.CORS_ORIGINS ?? "*")(c, next));
   // Checked from Content-Length (or by counting a chunked stream) before anything parses the body.
   app.use(bodyLimit({ maxSize: BODY_LIMIT_BYTES }));
   app.use(withDb);
-  app.use("/api/*", async (c, next) => (isPublic(c.req.path) ? next() : requireUser()(c, next)));
+  const authenticate = requireUser();
+  app.use("/api/*", async (c, next) => (isPublic(c.req.path) ? next() : authenticate(c, next)));
   app.use("/api/admin/*", requireAdmin());
 
   app.route("/", healthRoutes);

@@ -12,8 +12,9 @@ export function messageCostOf(env: Env): number {
 
 export const devAuthEnabled = (env: Env) => env.DEV_AUTH === "true";
 
-export function corsOriginsOf(env: Env): string | string[] {
-  const raw = (env.CORS_ORIGINS ?? "*").trim();
+/** `CORS_ORIGINS`: "*" or a comma-separated list of origins. */
+export function corsOriginsOf(setting: string): string | string[] {
+  const raw = setting.trim();
   return raw === "*"
     ? "*"
     : raw

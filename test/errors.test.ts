@@ -151,11 +151,32 @@ describe("service endpoints", () => {
       "/api/v2/credits/balance",
       "/api/v2/credits/transactions",
       "/api/admin/credits/grant",
+      "/api/admin/messages/search",
+      "/api/admin/messages/conversation/{user1_id}/{user2_id}",
+      "/api/admin/messages/{message_id}/moderate",
+      "/api/admin/messages/stats/overview",
+      "/api/admin/messages/export",
+      "/api/admin/messages/{message_id}/hard-delete",
+      "/api/admin/audit-logs",
+      "/api/admin/audit-logs/verify",
+      "/api/admin/admins",
+      "/api/admin/admins/{admin_id}",
+      "/api/admin/admins/{admin_id}/deactivate",
       "/api/dev/token",
     ]) {
       expect(doc.paths, path).toHaveProperty([path]);
     }
     expect(doc.components.schemas.SendMessageBody.additionalProperties).toBe(false);
+    // Every authenticated operation declares the bearer scheme and the one error body.
+    for (const [path, ops] of Object.entries(
+      doc.paths as Record<string, Record<string, { security?: unknown; responses: Record<string, unknown> }>>,
+    )) {
+      if (path === "/healthz" || path.startsWith("/api/dev/")) continue;
+      for (const [method, op] of Object.entries(ops)) {
+        expect(op.security, `${method} ${path}`).toEqual([{ bearer: [] }]);
+        expect(op.responses, `${method} ${path}`).toHaveProperty("401");
+      }
+    }
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
   });
 });

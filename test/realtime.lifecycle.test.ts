@@ -63,7 +63,7 @@ describe("typing", () => {
 });
 
 describe("presence", () => {
-  it("online when a user's first device joins, offline when their last leaves; closing ends typing", async () => {
+  it("online when a user's first device joins, offline when their last leaves; closing the typing device ends typing", async () => {
     const { alice, bob } = await pair(0);
     const watcher = await openSocket(alice, { partner: bob });
     expect(await watcher.nextOf("presence")).toEqual({ type: "presence", user_id: bob, online: false });
@@ -74,12 +74,23 @@ describe("presence", () => {
     const bobLaptop = await openSocket(bob, { partner: alice });
     expect(await watcher.drain()).toEqual([]); // second device: already online
 
+    // The typing device closes: its typing ends, but bob's phone keeps him online.
     bobLaptop.send({ type: "typing", state: "start" });
     expect(await watcher.nextOf("typing")).toMatchObject({ state: "start" });
     bobLaptop.close();
+    expect(await watcher.nextOf("typing")).toEqual({ type: "typing", user_id: bob, state: "stop" });
     await bobPhone.settle();
-    // bob's phone is still connected: bob stays online, but the closed device's typing ends.
+    expect(await watcher.drain()).toEqual([]); // no presence change
+
+    // A device that was not typing closes: bob's typing on the other device goes on.
+    const bobTablet = await openSocket(bob, { partner: alice });
+    bobPhone.send({ type: "typing", state: "start" });
+    expect(await watcher.nextOf("typing")).toMatchObject({ state: "start" });
+    bobTablet.close();
+    await bobPhone.settle();
     expect(await watcher.drain()).toEqual([]);
+
+    // The last device closes: typing stops and bob goes offline.
     bobPhone.close();
     expect(await watcher.nextOf("typing")).toEqual({ type: "typing", user_id: bob, state: "stop" });
     expect(await watcher.nextOf("presence")).toEqual({ type: "presence", user_id: bob, online: false });

@@ -50,7 +50,8 @@ export class ConversationRoom extends DurableObject<Env> {
       -- hw: the highest message seq this room had published when the event was logged.
       CREATE TABLE IF NOT EXISTS events (eseq INTEGER PRIMARY KEY AUTOINCREMENT, hw INTEGER NOT NULL, type TEXT NOT NULL, message_id TEXT NOT NULL, seq INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS events_hw ON events (hw);
-      CREATE TABLE IF NOT EXISTS typing (user_id TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+      -- socket_id: the device typing, so closing it ends the typing even if other devices stay.
+      CREATE TABLE IF NOT EXISTS typing (user_id TEXT PRIMARY KEY, socket_id TEXT NOT NULL, expires_at INTEGER NOT NULL);
     `);
   }
 
@@ -62,12 +63,18 @@ export class ConversationRoom extends DurableObject<Env> {
     this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, String(value));
   }
 
+  /** Which conversation this is: stored on first contact, cached for the life of the instance. */
+  private known?: string;
+
   private get conversationId(): string {
-    return this.getMeta("conversation_id") ?? "";
+    this.known ??= this.getMeta("conversation_id");
+    return this.known ?? "";
   }
 
   private remember(conversationId: string): void {
-    if (!this.getMeta("conversation_id")) this.setMeta("conversation_id", conversationId);
+    if (this.conversationId) return;
+    this.setMeta("conversation_id", conversationId);
+    this.known = conversationId;
   }
 
   private sockets(except?: WebSocket): WebSocket[] {
@@ -210,7 +217,7 @@ export class ConversationRoom extends DurableObject<Env> {
       sendEvent(ws, { type: "error", code: frame.code, message: frame.message });
       return;
     }
-    const { userId } = metaOf(ws);
+    const { userId, socketId } = metaOf(ws);
     const event = frame.event;
     try {
       switch (event.type) {
@@ -218,7 +225,7 @@ export class ConversationRoom extends DurableObject<Env> {
           sendEvent(ws, { type: "pong" });
           return;
         case "typing":
-          return event.state === "start" ? await this.startTyping(userId) : this.stopTyping(userId);
+          return event.state === "start" ? await this.startTyping(userId, socketId) : this.stopTyping(userId);
         case "ack":
         case "read":
           return await this.receipts(userId, event.type, event.message_ids);
@@ -240,12 +247,13 @@ export class ConversationRoom extends DurableObject<Env> {
     if (kind === "read" && changed.length) await inboxOf(this.env, userId).refreshUnread();
   }
 
-  private async startTyping(userId: string): Promise<void> {
+  private async startTyping(userId: string, socketId: string): Promise<void> {
     const wasTyping = this.sql.exec("SELECT 1 FROM typing WHERE user_id = ?", userId).toArray().length > 0;
     const expiresAt = Date.now() + TYPING_TTL_MS;
     this.sql.exec(
-      "INSERT INTO typing (user_id, expires_at) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET expires_at = excluded.expires_at",
+      "INSERT INTO typing (user_id, socket_id, expires_at) VALUES (?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET socket_id = excluded.socket_id, expires_at = excluded.expires_at",
       userId,
+      socketId,
       expiresAt,
     );
     // A refresh only moves the deadline; the partner already shows "typing".
@@ -299,11 +307,15 @@ export class ConversationRoom extends DurableObject<Env> {
     this.leave(ws);
   }
 
-  /** A user's last socket gone: their typing ends and the partner sees them offline. */
+  /**
+   * A closed socket ends its user's typing if it was the device typing (or their last device);
+   * when it was their last socket, the partner also sees them go offline.
+   */
   private leave(ws: WebSocket): void {
-    const { userId } = metaOf(ws);
-    if (this.socketsOf(userId, ws).length > 0) return;
-    this.stopTyping(userId);
-    this.broadcast({ type: "presence", user_id: userId, online: false }, { except: ws });
+    const { userId, socketId } = metaOf(ws);
+    const lastDevice = this.socketsOf(userId, ws).length === 0;
+    const typingHere = this.sql.exec("SELECT 1 FROM typing WHERE user_id = ? AND socket_id = ?", userId, socketId).toArray().length > 0;
+    if (lastDevice || typingHere) this.stopTyping(userId);
+    if (lastDevice) this.broadcast({ type: "presence", user_id: userId, online: false }, { except: ws });
   }
 }

@@ -11,7 +11,7 @@ const balance = createRoute({
   tags,
   security: bearer,
   summary: "The caller's credit balance",
-  responses: { 200: jsonOf(Balance, "The balance (0 for a user who never had credits)") },
+  responses: { 200: jsonOf(Balance, "The balance (0 for a user who never had credits)"), ...errors() },
 });
 
 const transactions = createRoute({

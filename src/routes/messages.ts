@@ -101,7 +101,7 @@ const stats = createRoute({
   tags,
   security: bearer,
   summary: "The caller's messaging statistics",
-  responses: { 200: jsonOf(UserStats, "Counts") },
+  responses: { 200: jsonOf(UserStats, "Counts"), ...errors() },
 });
 
 export const messageRoutes = createRouter()

@@ -23,6 +23,9 @@ const persist = mkdtempSync(join(tmpdir(), "pairly-bench-"));
 const config = localConfig();
 const jwt = { secret: config.JWT_SECRET, issuer: config.JWT_ISSUER ?? "", audience: config.JWT_AUDIENCE ?? "" };
 
+/** `wrangler d1 execute` against the bench's own local database. */
+const sqlOnBenchDb = (command: string) => wrangler(["d1", "execute", "DB", "--local", "--persist-to", persist, "--command", command]);
+
 function wrangler(args: string[]) {
   const r = spawnSync("wrangler", args, { cwd: ROOT, env: { ...process.env, ...OFFLINE }, encoding: "utf8" });
   if (r.status !== 0) throw new Error(`wrangler ${args.join(" ")} failed:\n${r.stderr || r.stdout}`);
@@ -103,16 +106,9 @@ async function main() {
   const server = await startServer();
   try {
     const admin = "bench_admin";
-    wrangler([
-      "d1",
-      "execute",
-      "DB",
-      "--local",
-      "--persist-to",
-      persist,
-      "--command",
+    sqlOnBenchDb(
       `INSERT INTO admins (id, email, role, active, created_at, updated_at) VALUES ('${admin}', 'bench@pairly.test', 'super_admin', 1, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
-    ]);
+    );
     const senders = Array.from({ length: Math.max(10, Math.round(200 * SCALE)) }, (_, i) => `bench_s${i}`);
     const partnerOf = (s: string) => s.replace("bench_s", "bench_r");
     for (const s of senders) await api(admin, "POST", "/api/admin/credits/grant", { user_id: s, amount: 1000, reason: "bench" });
@@ -176,21 +172,14 @@ async function main() {
 
     // Admin search and export over a large table seeded by SQL.
     const rows = Math.round(100_000 * SCALE);
-    wrangler([
-      "d1",
-      "execute",
-      "DB",
-      "--local",
-      "--persist-to",
-      persist,
-      "--command",
+    sqlOnBenchDb(
       `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${rows})
        INSERT INTO messages (id, conversation_id, seq, sender_id, receiver_id, content, message_type, status, moderation_status, attachments, metadata, credits_cost, is_deleted, created_at, updated_at)
        SELECT 'msg_seed_' || i, 'seed_a' || (i % 1000) || ':seed_b' || (i % 1000), i / 1000 + 1, 'seed_a' || (i % 1000), 'seed_b' || (i % 1000),
               CASE WHEN i % 1000 = 0 THEN 'a needle in the haystack ' || i ELSE 'ordinary chatter number ' || i END,
               'text', 'sent', 'pending', '[]', '{}', 1, 0, strftime('%Y-%m-%dT%H:%M:%fZ', '2024-01-01', '+' || (i * 30) || ' seconds'), '2024-01-01T00:00:00.000Z'
        FROM n`,
-    ]);
+    );
     await measure(`admin search q=needle over ${rows} rows`, Math.round(200 * SCALE) || 10, 4, async () => {
       return (await api(admin, "GET", "/api/admin/messages/search?q=needle&limit=50")).status === 200;
     });
