@@ -1,5 +1,7 @@
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { as, balanceOf, count, json, newUser, pair, seedCredits } from "./helpers";
+import { app } from "../src/app";
+import { as, BASE, balanceOf, count, json, newUser, pair, seedCredits, tokenFor } from "./helpers";
 
 const SEND = "/api/v2/messages/send";
 
@@ -220,5 +222,23 @@ describe("POST /send", () => {
     // Another user is not affected.
     const { alice: carol } = await pair(1);
     expect((await as(carol).post(SEND, { receiver_id: bob, content: "hi" })).status).toBe(201);
+  });
+
+  it("with MESSAGE_COST=0 messages are free: no balance needed, no ledger row", async () => {
+    const alice = newUser();
+    const bob = newUser();
+    const res = await app.request(
+      `${BASE}${SEND}`,
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${await tokenFor(alice)}`, "content-type": "application/json" },
+        body: JSON.stringify({ receiver_id: bob, content: "free" }),
+      },
+      { ...env, MESSAGE_COST: "0" },
+    );
+    expect(res.status).toBe(201);
+    expect(await json(res)).toMatchObject({ credits_cost: 0, credits_transaction_id: null, seq: 1 });
+    expect(await balanceOf(alice)).toBe(0);
+    expect(await count("SELECT 1 FROM credit_transactions WHERE user_id = ?", alice)).toBe(0);
   });
 });

@@ -13,7 +13,8 @@ function scopeOf(
   return {
     actor,
     request: {
-      ip: c.req.header("cf-connecting-ip") ?? c.req.header("x-real-ip") ?? null,
+      // Set by Cloudflare on every request (a client cannot forge it there); absent locally.
+      ip: c.req.header("cf-connecting-ip") ?? null,
       userAgent: c.req.header("user-agent")?.slice(0, 512) ?? null,
       requestId: c.get("requestId") ?? null,
     },
