@@ -71,6 +71,11 @@ describe("admin management (super_admin)", () => {
       n: number;
     }>();
     expect(active?.n).toBe(1);
+    // The audit log tells the same story: one success; the loser's refusal is a failure row, not a claim.
+    const rows = await env.DB.prepare("SELECT outcome FROM audit_log WHERE action = 'admins.deactivate' AND target_id IN (?, ?)")
+      .bind(a, b)
+      .all();
+    expect(rows.results.filter((r) => r.outcome === "success")).toHaveLength(1);
   });
 
   it.each([

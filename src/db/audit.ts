@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, gte, lt, lte } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gt, gte, lt, lte, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { type AuditRow, auditLog } from "./schema";
 
@@ -10,6 +10,19 @@ export async function chainHead(db: Db): Promise<string | undefined> {
 }
 
 export const insertAuditRow = (db: Db, row: NewAuditRow) => db.insert(auditLog).values(row);
+
+/**
+ * The audit row of a change, written only if the statement just before it in the batch changed a
+ * row (`changes()`): a guard inside that statement that refuses (a race lost) leaves no row claiming
+ * a change that did not happen.
+ */
+export function insertAuditRowIfChanged(db: Db, row: NewAuditRow) {
+  // INSERT … SELECT lists every column in table order; pk is left to AUTOINCREMENT.
+  const values = Object.keys(getTableColumns(auditLog)).map((key) =>
+    key === "pk" ? sql`NULL` : sql`${(row as Record<string, unknown>)[key] ?? null}`,
+  );
+  return db.insert(auditLog).select(sql`SELECT ${sql.join(values, sql`, `)} WHERE changes() > 0`);
+}
 
 export type AuditFilter = { adminId?: string; action?: string; targetId?: string; from?: string; to?: string };
 

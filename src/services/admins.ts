@@ -55,6 +55,7 @@ export async function upsertAdmin(db: Db, scope: AuditScope, id: string, body: U
         before: before ? toAdminAccount(before) : null,
         after: { id, email: body.email, role: body.role, active: body.active },
       },
+      onlyIfChanged: true,
       result: (results) => {
         const [row] = results[0] as AdminRow[];
         // The guard is inside the statement; no row back means it refused (and the batch's audit row says so).
@@ -85,6 +86,7 @@ export async function deactivateAdmin(db: Db, scope: AuditScope, id: string) {
         before: toAdminAccount(before),
         after: { ...toAdminAccount(before), active: false },
       },
+      onlyIfChanged: true,
       result: (results) => {
         const [row] = results[0] as AdminRow[];
         if (!row) throw lastSuperAdmin();

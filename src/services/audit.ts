@@ -1,5 +1,5 @@
 import type { BatchItem } from "drizzle-orm/batch";
-import { auditChainPage, chainHead, insertAuditRow, type NewAuditRow } from "../db/audit";
+import { auditChainPage, chainHead, insertAuditRow, insertAuditRowIfChanged, type NewAuditRow } from "../db/audit";
 import type { Db } from "../db/client";
 import { constraintOf } from "../db/constraints";
 import type { AuditRow, Severity } from "../db/schema";
@@ -69,12 +69,24 @@ const isChainConflict = (err: unknown) => {
 export async function commitWithAudit<T>(
   db: Db,
   scope: AuditScope,
-  build: () => Promise<{ statements: BatchItem<"sqlite">[]; event: AuditEvent; result: (results: unknown[]) => T }>,
+  build: () => Promise<{
+    statements: BatchItem<"sqlite">[];
+    event: AuditEvent;
+    result: (results: unknown[]) => T;
+    /** The last statement holds a guard: write the audit row only if it changed a row. */
+    onlyIfChanged?: boolean;
+  }>,
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const { statements, event, result } = await build();
+    const { statements, event, result, onlyIfChanged } = await build();
     const row = await sealRow(db, scope, event);
     try {
+      if (onlyIfChanged) {
+        const results = await db.batch([...(statements as [BatchItem<"sqlite">]), insertAuditRowIfChanged(db, row)]);
+        // Nothing changed: no audit row was written, so the middleware records the refusal instead.
+        scope.written = (results.at(-1) as D1Result).meta.changes > 0;
+        return result(results.slice(0, -1));
+      }
       const results = await db.batch([insertAuditRow(db, row), ...statements]);
       scope.written = true;
       return result(results.slice(1));

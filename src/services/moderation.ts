@@ -33,6 +33,7 @@ export async function moderateMessage(db: Db, env: Env, scope: AuditScope, messa
         details: { sender_id: before.senderId, receiver_id: before.receiverId },
       },
       result: (results) => (results[0] as MessageRow[])[0],
+      onlyIfChanged: true,
     };
   });
   if (!updated) throw notFound("Message not found"); // hard-deleted between the read and the write
@@ -49,6 +50,7 @@ export async function hardDeleteMessage(db: Db, env: Env, scope: AuditScope, mes
       statements: [hardDeleteStatement(db, messageId)],
       event: { targetType: "message", targetId: messageId, severity: "critical", before: toAdminMessageView(before), after: null },
       result: (results) => (results[0] as MessageRow[])[0],
+      onlyIfChanged: true,
     };
   });
   if (!deleted) throw notFound("Message not found");
