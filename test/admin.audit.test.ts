@@ -1,6 +1,10 @@
 import { env } from "cloudflare:workers";
+import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { as, createAdmin, json, newUser, pair, send } from "./helpers";
+import { othersKeepSuperAdmin } from "../src/db/admins";
+import { admins } from "../src/db/schema";
+import { type AuditScope, commitWithAudit } from "../src/services/audit";
+import { as, count, createAdmin, db, json, newUser, pair, send } from "./helpers";
 
 let superAdmin: string;
 beforeAll(async () => {
@@ -79,6 +83,49 @@ describe("GET /api/admin/audit-logs", () => {
     expect((await logs(`?admin_id=${admin}&to=2000-01-01`)).audit_logs).toHaveLength(0);
     expect((await logs(`?admin_id=${admin}&from=2000-01-01&action=credits.grant`)).audit_logs).toHaveLength(3);
     expect((await as(superAdmin).get("/api/admin/audit-logs?cursor=bogus")).status).toBe(400);
+  });
+});
+
+describe("a change and its audit row stand or fall together", () => {
+  const scope = (action: string): AuditScope => ({
+    actor: { adminId: "tester", email: null, role: "super_admin" },
+    request: { ip: null, userAgent: null, requestId: null },
+    action,
+    written: false,
+  });
+  const deactivate = (id: string, s: AuditScope) =>
+    commitWithAudit(db, s, async () => ({
+      statements: [
+        db
+          .update(admins)
+          .set({ active: false })
+          .where(and(eq(admins.id, id), othersKeepSuperAdmin(id)))
+          .returning(),
+      ],
+      event: { targetType: "admin", targetId: id, after: { active: false } },
+      onlyIfChanged: true,
+      result: (results) => (results[0] as unknown[]).length,
+    }));
+
+  it("when the guard inside the statement refuses, no audit row claims the change", async () => {
+    await env.DB.prepare("UPDATE admins SET active = 0 WHERE role = 'super_admin'").run();
+    const last = await createAdmin("super_admin");
+    const s = scope("test.guard_refused");
+    expect(await deactivate(last, s)).toBe(0);
+    expect(s.written).toBe(false);
+    expect(await count("SELECT 1 FROM audit_log WHERE action = 'test.guard_refused'")).toBe(0);
+    expect(await count("SELECT 1 FROM admins WHERE id = ? AND active = 1", last)).toBe(1);
+    await env.DB.prepare("UPDATE admins SET active = 1 WHERE id = ?").bind(superAdmin).run(); // the file's own super admin
+  });
+
+  it("when the change happens, its audit row is written with it", async () => {
+    const other = await createAdmin("super_admin");
+    await createAdmin("super_admin");
+    const s = scope("test.guard_passed");
+    expect(await deactivate(other, s)).toBe(1);
+    expect(s.written).toBe(true);
+    expect(await count("SELECT 1 FROM audit_log WHERE action = 'test.guard_passed' AND target_id = ?", other)).toBe(1);
+    expect((await json(await as(superAdmin).get("/api/admin/audit-logs/verify"))).ok).toBe(true);
   });
 });
 
