@@ -74,25 +74,6 @@ export const moderateStatement = (db: Db, id: string, status: ModerationStatus, 
 /** Removes the row; the FTS trigger removes its index entry in the same transaction. */
 export const hardDeleteStatement = (db: Db, id: string) => db.delete(messages).where(eq(messages.id, id)).returning();
 
-export type RangeTotals = {
-  messages: number;
-  deleted: number;
-  sent: number;
-  delivered: number;
-  read: number;
-  failed: number;
-  text: number;
-  image: number;
-  video: number;
-  audio: number;
-  file: number;
-  pending: number;
-  approved: number;
-  flagged: number;
-  blocked: number;
-  activeSenders: number;
-};
-
 const n = (expr: SQL) => sql<number>`coalesce(SUM(${expr}), 0)`;
 
 /** Every total of the overview in one pass over the covering (created_at, …) index. */

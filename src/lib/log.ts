@@ -4,7 +4,3 @@ export function logError(event: string, err: unknown, fields: Record<string, unk
   const cause = e.cause instanceof Error ? e.cause.message : undefined;
   console.error(JSON.stringify({ level: "error", event, error: e.message, cause, stack: e.stack, ...fields }));
 }
-
-export function logWarn(event: string, fields: Record<string, unknown> = {}): void {
-  console.warn(JSON.stringify({ level: "warn", event, ...fields }));
-}
