@@ -114,10 +114,14 @@ async function main() {
     for (const s of senders) await api(admin, "POST", "/api/admin/credits/grant", { user_id: s, amount: 1000, reason: "bench" });
 
     // Sends spread over many users: each stays under its own 30-per-10 s burst limit.
-    const sendsPerUser = 10;
+    const sendsPerUser = 9; // plus one sequential send each below: 10, under the burst of 30
     await measure("POST /send (201)", senders.length * sendsPerUser, 16, async (i) => {
       const s = senders[i % senders.length] as string;
       return (await api(s, "POST", "/api/v2/messages/send", { receiver_id: partnerOf(s), content: `bench message ${i}` })).status === 201;
+    });
+    await measure("POST /send (201), one client at a time", Math.round(200 * SCALE), 1, async (i) => {
+      const s = senders[i % senders.length] as string;
+      return (await api(s, "POST", "/api/v2/messages/send", { receiver_id: partnerOf(s), content: `sequential ${i}` })).status === 201;
     });
     await measure("POST /send, retry with same client_message_id (200)", Math.round(500 * SCALE), 16, async (i) => {
       const s = senders[i % senders.length] as string;
