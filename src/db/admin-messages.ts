@@ -1,6 +1,6 @@
 import { and, desc, eq, gte, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "./client";
-import { type MessageRow, type ModerationStatus, messages } from "./schema";
+import { MESSAGE_STATUSES, MESSAGE_TYPES, type MessageRow, MODERATION_STATUSES, type ModerationStatus, messages } from "./schema";
 
 /** Search and export filters, already validated; `match` is an FTS5 query built from user words. */
 export type Filters = {
@@ -74,28 +74,21 @@ export const moderateStatement = (db: Db, id: string, status: ModerationStatus, 
 /** Removes the row; the FTS trigger removes its index entry in the same transaction. */
 export const hardDeleteStatement = (db: Db, id: string) => db.delete(messages).where(eq(messages.id, id)).returning();
 
-const n = (expr: SQL) => sql<number>`coalesce(SUM(${expr}), 0)`;
+/** `<column>.<value>` → how many rows in the range have it, for every value of the column's enum. */
+function countsBy(column: "status" | "message_type" | "moderation_status", values: readonly string[]) {
+  return Object.fromEntries(values.map((v) => [`${column}.${v}`, sql<number>`coalesce(SUM(${sql.raw(`${column} = '${v}'`)}), 0)`]));
+}
 
 /** Every total of the overview in one pass over the covering (created_at, …) index. */
 export const rangeTotals = (db: Db, from: string, to: string) =>
   db
     .select({
       messages: sql<number>`COUNT(*)`,
-      deleted: n(sql`is_deleted = 1`),
-      sent: n(sql`status = 'sent'`),
-      delivered: n(sql`status = 'delivered'`),
-      read: n(sql`status = 'read'`),
-      failed: n(sql`status = 'failed'`),
-      text: n(sql`message_type = 'text'`),
-      image: n(sql`message_type = 'image'`),
-      video: n(sql`message_type = 'video'`),
-      audio: n(sql`message_type = 'audio'`),
-      file: n(sql`message_type = 'file'`),
-      pending: n(sql`moderation_status = 'pending'`),
-      approved: n(sql`moderation_status = 'approved'`),
-      flagged: n(sql`moderation_status = 'flagged'`),
-      blocked: n(sql`moderation_status = 'blocked'`),
+      deleted: sql<number>`coalesce(SUM(is_deleted), 0)`,
       activeSenders: sql<number>`COUNT(DISTINCT sender_id)`,
+      ...countsBy("status", MESSAGE_STATUSES),
+      ...countsBy("message_type", MESSAGE_TYPES),
+      ...countsBy("moderation_status", MODERATION_STATUSES),
     })
     .from(messages)
     .where(and(gte(messages.createdAt, from), lte(messages.createdAt, to)));

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { MODERATION_STATUSES, ROLES } from "../db/schema";
+import { MESSAGE_STATUSES, MESSAGE_TYPES, MODERATION_STATUSES, ROLES } from "../db/schema";
 import { Cursor, FromBound, Limit, OpaqueId, Page, QueryBool, Skip, Timestamp, ToBound, UserId } from "./common";
 import { Message, MessageStatus, MessageType, ModerationStatus } from "./messages";
 
@@ -91,8 +91,8 @@ export const Overview = z
     totals: z.object({
       messages: z.number().int(),
       deleted: z.number().int(),
-      by_status: Counts(["sent", "delivered", "read", "failed"] as const),
-      by_type: Counts(["text", "image", "video", "audio", "file"] as const),
+      by_status: Counts(MESSAGE_STATUSES),
+      by_type: Counts(MESSAGE_TYPES),
       by_moderation_status: Counts(MODERATION_STATUSES),
     }),
     per_day: z.array(z.object({ date: z.string().openapi({ example: "2026-11-24" }), messages: z.number().int() })),

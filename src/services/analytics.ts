@@ -1,5 +1,6 @@
 import { perDay, rangeTotals } from "../db/admin-messages";
 import type { Db } from "../db/client";
+import { MESSAGE_STATUSES, MESSAGE_TYPES, MODERATION_STATUSES } from "../db/schema";
 import { AppError } from "../errors";
 
 const DAY_MS = 86_400_000;
@@ -18,28 +19,32 @@ export async function overview(db: Db, q: { from?: string; to?: string }) {
       from: [`at most ${MAX_RANGE_DAYS} days before to`],
     });
   }
-  const [[t], days] = await db.batch([rangeTotals(db, from, to), perDay(db, from, to)]);
-  const num = (v: unknown) => Number(v ?? 0);
-  const total = num(t?.messages);
-  const counted = new Map(days.map((d) => [d.date, num(d.messages)]));
+  const [[totals], days] = await db.batch([rangeTotals(db, from, to), perDay(db, from, to)]);
+  const t = (totals ?? {}) as Record<string, unknown>;
+  const num = (key: string) => Number(t[key] ?? 0);
+  const byValue = <V extends string>(column: string, values: readonly V[]) =>
+    Object.fromEntries(values.map((v) => [v, num(`${column}.${v}`)])) as Record<V, number>;
+  const total = num("messages");
+  const counted = new Map(days.map((d) => [d.date, Number(d.messages)]));
   // Every day of the range, zeros included, so charts need no gap filling.
   const series: { date: string; messages: number }[] = [];
   for (let day = Date.parse(from.slice(0, 10)); day <= Date.parse(to); day += DAY_MS) {
     const date = new Date(day).toISOString().slice(0, 10);
     series.push({ date, messages: counted.get(date) ?? 0 });
   }
+  const byStatus = byValue("status", MESSAGE_STATUSES);
   return {
     range: { from, to },
     totals: {
       messages: total,
-      deleted: num(t?.deleted),
-      by_status: { sent: num(t?.sent), delivered: num(t?.delivered), read: num(t?.read), failed: num(t?.failed) },
-      by_type: { text: num(t?.text), image: num(t?.image), video: num(t?.video), audio: num(t?.audio), file: num(t?.file) },
-      by_moderation_status: { pending: num(t?.pending), approved: num(t?.approved), flagged: num(t?.flagged), blocked: num(t?.blocked) },
+      deleted: num("deleted"),
+      by_status: byStatus,
+      by_type: byValue("message_type", MESSAGE_TYPES),
+      by_moderation_status: byValue("moderation_status", MODERATION_STATUSES),
     },
     per_day: series,
-    active_senders: num(t?.activeSenders),
-    delivery_rate: ratio(num(t?.delivered) + num(t?.read), total),
-    read_rate: ratio(num(t?.read), total),
+    active_senders: num("activeSenders"),
+    delivery_rate: ratio(byStatus.delivered + byStatus.read, total),
+    read_rate: ratio(byStatus.read, total),
   };
 }
