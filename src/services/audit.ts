@@ -1,10 +1,19 @@
 import type { BatchItem } from "drizzle-orm/batch";
-import { auditChainPage, chainHead, insertAuditRow, insertAuditRowIfChanged, type NewAuditRow } from "../db/audit";
+import {
+  type AuditFilter,
+  auditChainPage,
+  auditPage,
+  chainHead,
+  insertAuditRow,
+  insertAuditRowIfChanged,
+  type NewAuditRow,
+} from "../db/audit";
 import type { Db } from "../db/client";
 import { constraintOf } from "../db/constraints";
 import type { AuditRow, Severity } from "../db/schema";
 import { auditHash, GENESIS_HASH } from "../lib/audit-hash";
 import { newId } from "../lib/ids";
+import { beforePkOf, pageByPk } from "../lib/paging";
 import { nowIso } from "../lib/time";
 
 /** Who acted and from where: set once per admin request by the permission middleware. */
@@ -149,4 +158,11 @@ export function toAuditView(r: AuditRow) {
     prev_hash: r.prevHash,
     hash: r.hash,
   };
+}
+
+/** The audit log, newest first, filtered and keyset-paged. */
+export async function auditLogPage(db: Db, filter: AuditFilter, page: { limit: number; cursor?: string }) {
+  const rows = await auditPage(db, filter, { beforePk: beforePkOf(page.cursor), limit: page.limit + 1 });
+  const { items, nextCursor, hasMore } = pageByPk(rows, page.limit);
+  return { audit_logs: items.map(toAuditView), next_cursor: nextCursor, has_more: hasMore };
 }

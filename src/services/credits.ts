@@ -1,22 +1,17 @@
-import { z } from "@hono/zod-openapi";
 import type { Db } from "../db/client";
 import { balanceOf, grantStatements, ledgerPage } from "../db/credits";
 import type { LedgerRow } from "../db/schema";
-import { decodeCursor } from "../lib/cursor";
 import { newId } from "../lib/ids";
-import { pageOf } from "../lib/paging";
+import { beforePkOf, pageByPk } from "../lib/paging";
 import { nowIso } from "../lib/time";
 import type { GrantBody } from "../schemas/credits";
 import { type AuditScope, commitWithAudit } from "./audit";
 
 export { balanceOf };
 
-const PkCursor = z.object({ k: z.number().int().positive() });
-
 export async function ledgerFor(db: Db, userId: string, page: { limit: number; cursor?: string }) {
-  const beforePk = page.cursor ? decodeCursor(page.cursor, PkCursor, "cursor").k : undefined;
-  const rows = await ledgerPage(db, userId, { beforePk, limit: page.limit + 1 });
-  return pageOf(rows, page.limit, (t) => ({ k: t.pk }));
+  const rows = await ledgerPage(db, userId, { beforePk: beforePkOf(page.cursor), limit: page.limit + 1 });
+  return pageByPk(rows, page.limit);
 }
 
 export const toLedgerView = (t: LedgerRow) => ({

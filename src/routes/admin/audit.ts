@@ -1,14 +1,10 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { auditPage } from "../../db/audit";
-import { decodeCursor } from "../../lib/cursor";
-import { pageOf } from "../../lib/paging";
+import { createRoute } from "@hono/zod-openapi";
 import { requirePermission } from "../../middleware/permissions";
 import { AuditPage, AuditQuery, ChainVerdict } from "../../schemas/admin";
-import { toAuditView, verifyChain } from "../../services/audit";
+import { auditLogPage, verifyChain } from "../../services/audit";
 import { bearer, createRouter, errors, jsonOf } from "../openapi";
 
 const tags = ["admin"];
-const PkCursor = z.object({ k: z.number().int().positive() });
 
 const list = createRoute({
   method: "get",
@@ -38,10 +34,7 @@ const verify = createRoute({
 export const adminAuditRoutes = createRouter()
   .openapi(list, async (c) => {
     const q = c.req.valid("query");
-    const beforePk = q.cursor ? decodeCursor(q.cursor, PkCursor, "cursor").k : undefined;
     const filter = { adminId: q.admin_id, action: q.action, targetId: q.target_id, from: q.from, to: q.to };
-    const rows = await auditPage(c.var.db, filter, { beforePk, limit: q.limit + 1 });
-    const page = pageOf(rows, q.limit, (r) => ({ k: r.pk }));
-    return c.json({ audit_logs: page.items.map(toAuditView), next_cursor: page.nextCursor, has_more: page.hasMore }, 200);
+    return c.json(await auditLogPage(c.var.db, filter, q), 200);
   })
   .openapi(verify, async (c) => c.json(await verifyChain(c.var.db), 200));
