@@ -3,8 +3,7 @@ import { dbOf } from "../db/client";
 import { unreadCount } from "../db/messages";
 import type { MessageRow } from "../db/schema";
 import { logError } from "../lib/log";
-import { publish } from "../services/realtime";
-import { markDeliveredMany, markReadMany } from "../services/receipts";
+import { applyReceipts } from "../services/receipts";
 import { toMessageView } from "../services/views";
 import {
   FrameLimiter,
@@ -89,17 +88,10 @@ export class Inbox extends DurableObject<Env> {
         case "ack":
         case "read": {
           // Same rules as HTTP; the change fans out to each message's conversation room.
-          const db = dbOf(this.env.DB);
-          const changed =
-            event.type === "ack"
-              ? await markDeliveredMany(db, event.message_ids, userId)
-              : await markReadMany(db, event.message_ids, userId);
-          if (changed.length === 0) return;
-          await publish(
-            this.env,
-            changed.map((message) => ({ type: "message.status", message })),
-          );
-          if (event.type === "read") await this.refreshUnread();
+          const changed = await applyReceipts(dbOf(this.env.DB), this.env, event.type, event.message_ids, userId, {
+            refreshReaderInbox: false,
+          });
+          if (event.type === "read" && changed.length) await this.refreshUnread();
           return;
         }
       }

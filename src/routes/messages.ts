@@ -14,8 +14,7 @@ import {
   UserStats,
 } from "../schemas/messages";
 import { conversationHistory, deleteMessage, sendMessage, statsOf, unreadFor } from "../services/messages";
-import { publish } from "../services/realtime";
-import { markDeliveredOne, markReadMany } from "../services/receipts";
+import { applyReceipts, markDeliveredOne } from "../services/receipts";
 import { toMessageView } from "../services/views";
 import { bearer, createRouter, errors, jsonBody, jsonOf } from "./openapi";
 
@@ -117,18 +116,11 @@ export const messageRoutes = createRouter()
     );
   })
   .openapi(markDelivered, async (c) => {
-    const { message, changed } = await markDeliveredOne(c.var.db, c.req.valid("param").message_id, c.var.userId);
-    if (changed) await publish(c.env, [{ type: "message.status", message }]);
+    const message = await markDeliveredOne(c.var.db, c.env, c.req.valid("param").message_id, c.var.userId);
     return c.json(toMessageView(message, c.var.userId), 200);
   })
   .openapi(markRead, async (c) => {
-    const changed = await markReadMany(c.var.db, c.req.valid("json").message_ids, c.var.userId);
-    if (changed.length)
-      await publish(
-        c.env,
-        changed.map((message) => ({ type: "message.status", message })),
-        [c.var.userId],
-      );
+    const changed = await applyReceipts(c.var.db, c.env, "read", c.req.valid("json").message_ids, c.var.userId);
     return c.json({ success: true as const, marked_count: changed.length }, 200);
   })
   .openapi(unread, async (c) => c.json({ unread_count: await unreadFor(deps(c), c.var.userId, c.req.valid("query").sender_id) }, 200))
