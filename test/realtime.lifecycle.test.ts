@@ -1,7 +1,8 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import type { ConversationRoom } from "../src/durable-objects/conversation-room";
-import { as, json, pair, seedCredits, send } from "./helpers";
+import { findById } from "../src/db/messages";
+import { type ConversationRoom, EVENT_LOG_RETENTION } from "../src/durable-objects/conversation-room";
+import { as, db, json, pair, seedCredits, send } from "./helpers";
 import { openSocket, roomStub } from "./sockets";
 
 describe("typing", () => {
@@ -172,6 +173,27 @@ describe("resume with since", () => {
     const s = await openSocket(bob, { partner: alice, since: m.seq });
     expect((await s.drain())[0]).toMatchObject({ type: "resync", last_seq: 1 });
     s.close();
+  });
+
+  it("the log keeps the last 1000 changes: once a change after `since` is pruned, resume answers resync", async () => {
+    const { alice, bob } = await pair(2);
+    const first = await send(alice, bob, "one");
+    await send(alice, bob, "two");
+    const row = await findById(db, first.id);
+    if (!row) throw new Error("no row");
+    const stub = roomStub(alice, bob);
+    const kept = await runInDurableObject(stub, async (room: ConversationRoom, state) => {
+      for (let i = 0; i < EVENT_LOG_RETENTION + 5; i++) await room.publish(row.conversationId, [{ type: "message.status", message: row }]);
+      return state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM events").one().n;
+    });
+    expect(kept).toBe(EVENT_LOG_RETENTION);
+    const stale = await openSocket(bob, { partner: alice, since: 1 });
+    expect((await stale.drain())[0]).toMatchObject({ type: "resync", last_seq: 2 });
+    // A client starting from nothing needs no log: every message comes with its current state.
+    const fresh = await openSocket(bob, { partner: alice, since: 0 });
+    expect((await fresh.drain()).map((e) => e.type)).toEqual(["message.new", "message.new", "sync", "presence"]);
+    stale.close();
+    fresh.close();
   });
 
   it("a message committed while the replay runs is delivered once, not twice", async () => {

@@ -148,14 +148,14 @@ export class ConversationRoom extends DurableObject<Env> {
   }
 
   private log(type: RoomEvent["type"], m: MessageRow, hw: number): void {
-    this.sql.exec("INSERT INTO events (hw, type, message_id, seq) VALUES (?, ?, ?, ?)", hw, type, m.id, m.seq);
-    const cutoff = this.sql
-      .exec<{ eseq: number; hw: number }>("SELECT eseq, hw FROM events ORDER BY eseq DESC LIMIT 1 OFFSET ?", EVENT_LOG_RETENTION)
-      .toArray()[0];
-    if (cutoff) {
-      this.sql.exec("DELETE FROM events WHERE eseq <= ?", cutoff.eseq);
-      this.setMeta("pruned_hw", Math.max(cutoff.hw, Number(this.getMeta("pruned_hw") ?? -1)));
-    }
+    const [logged] = this.sql
+      .exec<{ eseq: number }>("INSERT INTO events (hw, type, message_id, seq) VALUES (?, ?, ?, ?) RETURNING eseq", hw, type, m.id, m.seq)
+      .toArray();
+    // eseq is AUTOINCREMENT without gaps, so the window's edge is arithmetic: usually one row leaves.
+    const pruned = this.sql
+      .exec<{ hw: number }>("DELETE FROM events WHERE eseq <= ? RETURNING hw", (logged?.eseq ?? 0) - EVENT_LOG_RETENTION)
+      .toArray();
+    if (pruned.length) this.setMeta("pruned_hw", Math.max(...pruned.map((p) => p.hw), Number(this.getMeta("pruned_hw") ?? -1)));
   }
 
   /**
