@@ -59,12 +59,13 @@ export function createApp() {
   app.use(requestId());
   app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
   app.use("/api/*", (c, next) => corsFor(c.env.CORS_ORIGINS ?? "*")(c, next));
-  // Checked from Content-Length (or by counting a chunked stream) before anything parses the body.
-  app.use(bodyLimit({ maxSize: BODY_LIMIT_BYTES }));
   app.use(withDb);
   const authenticate = requireUser();
   app.use("/api/*", async (c, next) => (isPublic(c.req.path) ? next() : authenticate(c, next)));
   app.use("/api/admin/*", requireAdmin());
+  // After auth (a stranger learns nothing but 401, an admin's 413 is audited) and before anything
+  // parses the body: checked from Content-Length, or by counting a chunked stream.
+  app.use(bodyLimit({ maxSize: BODY_LIMIT_BYTES }));
 
   app.route("/", healthRoutes);
   app.route("/", webRoutes);

@@ -66,7 +66,7 @@ describe("GET /api/admin/audit-logs", () => {
       ["messages.search", "success"],
     ]);
     expect(page.audit_logs[1].details).toEqual({ query: { sender_id: support, limit: "5" } });
-    expect(page.audit_logs[0].details).toEqual({ permission: "analytics.view" });
+    expect(page.audit_logs[0].details).toEqual({ permission: "analytics.view", error: "forbidden" });
   });
 
   it("filters by admin, action, target and time, combined, and pages with a cursor", async () => {

@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { adminWithPermissions } from "../db/admins";
 import type { Permission } from "../db/schema";
@@ -27,7 +28,9 @@ const deny = (message: string) => new AppError("forbidden", message);
 
 /**
  * /api/admin/*: the caller must be an ACTIVE admin row in D1, read on this very request (never a
- * token claim), so a demotion or deactivation bites on the next call. Refusals are audited too.
+ * token claim), so a demotion or deactivation bites on the next call. Every admin call then leaves
+ * exactly one audit row, whatever ends it: a mutation writes its row in the same batch as the change
+ * (via `c.var.audit`); reads, refusals, validation errors, 413s and unknown paths are recorded here.
  */
 export const requireAdmin = () =>
   createMiddleware<AppEnv>(async function requireAdmin(c, next) {
@@ -44,45 +47,42 @@ export const requireAdmin = () =>
       throw deny("Admin access required");
     }
     c.set("admin", admin);
+    // Until a route claims the call (requirePermission), it is one that matched no admin route.
+    const scope = scopeOf(c, { adminId: admin.id, email: admin.email, role: admin.role }, "admin.unknown_route");
+    c.set("audit", scope);
     await next();
+    if (!scope.written) await recordAudit(db, scope, outcomeOf(c, scope));
   });
 
-/**
- * One admin route: checks its permission and makes sure the call leaves exactly one audit row.
- * Mutations write theirs in the same batch as the change (via `c.var.audit`); every other
- * outcome (reads, refusals, failures) is recorded here after the handler.
- */
+/** One admin route: names the audited action and target, and checks the role's permission. */
 export const requirePermission = (permission: Permission, action: string, target?: (params: Record<string, string>) => AuditEvent) =>
   createMiddleware<AppEnv>(async function requirePermission(c, next) {
-    const admin = c.var.admin;
-    const scope = scopeOf(c, { adminId: admin.id, email: admin.email, role: admin.role }, action);
-    c.set("audit", scope);
-    const targetOf = () => target?.(c.req.param() as Record<string, string>) ?? {};
-    if (!admin.permissions.includes(permission)) {
-      await recordAudit(c.var.db, scope, {
-        ...targetOf(),
-        outcome: "denied",
-        statusCode: 403,
-        severity: "warning",
-        details: { permission },
-      });
+    const scope = c.var.audit;
+    scope.action = action;
+    scope.target = target?.(c.req.param() as Record<string, string>);
+    if (!c.var.admin.permissions.includes(permission)) {
+      scope.details = { permission };
       throw deny(`Requires the ${permission} permission`);
     }
     await next();
-    if (!scope.written) {
-      const status = c.res.status;
-      await recordAudit(c.var.db, scope, {
-        ...targetOf(),
-        outcome: status < 400 ? "success" : "failed",
-        statusCode: status,
-        severity: status >= 500 ? "critical" : status >= 400 ? "warning" : "info",
-        details: { ...auditDetailsOf(c.req.url), ...(c.error && { error: c.error instanceof AppError ? c.error.code : "internal" }) },
-      });
-    }
   });
 
-/** Reads are recorded with the filters they used (query string), which is what an auditor asks. */
-function auditDetailsOf(url: string): Record<string, unknown> {
-  const query = Object.fromEntries(new URL(url).searchParams);
-  return Object.keys(query).length ? { query } : {};
+/** How a call that wrote no row of its own ended, as its audit row tells it. */
+function outcomeOf(c: Context<AppEnv>, scope: AuditScope): AuditEvent {
+  const status = c.res.status;
+  const error = c.error && (c.error instanceof AppError ? c.error.code : "internal");
+  const query = Object.fromEntries(new URL(c.req.url).searchParams);
+  return {
+    ...scope.target,
+    outcome: status === 403 ? "denied" : status < 400 ? "success" : "failed",
+    statusCode: status,
+    severity: status >= 500 ? "critical" : status >= 400 ? "warning" : "info",
+    details: {
+      // Reads are recorded with the filters they used, which is what an auditor asks.
+      ...(Object.keys(query).length && { query }),
+      ...(scope.action === "admin.unknown_route" && { method: c.req.method, path: c.req.path }),
+      ...scope.details,
+      ...(error && { error }),
+    },
+  };
 }

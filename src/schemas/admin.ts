@@ -164,7 +164,8 @@ export const UpsertAdminBody = z
       .max(254)
       .transform((e) => e.toLowerCase()),
     role: Role,
-    active: z.boolean().optional().default(true),
+    /** Omitted: a new admin starts active, an existing one keeps its state (editing never reactivates). */
+    active: z.boolean().optional(),
   })
   .openapi("UpsertAdminBody");
 export type UpsertAdminBody = z.infer<typeof UpsertAdminBody>;

@@ -8,6 +8,7 @@ import {
   upsertAdminStatement,
 } from "../db/admins";
 import type { Db } from "../db/client";
+import { constraintOf } from "../db/constraints";
 import { type AdminRow, admins } from "../db/schema";
 import { AppError, notFound } from "../errors";
 import { nowIso } from "../lib/time";
@@ -38,32 +39,44 @@ async function refuseLosingLastSuperAdmin(db: Db, current: AdminRow | undefined,
   }
 }
 
-/** Creates or updates an admin. Demoting or deactivating the last active super admin is refused (409). */
+const emailTaken = () => new AppError("conflict", "That email belongs to another admin", { email: ["already in use"] });
+
+/**
+ * Creates or updates an admin. Demoting or deactivating the last active super admin is refused (409).
+ * `active` omitted keeps the current state, so editing a deactivated admin's role never reactivates them.
+ */
 export async function upsertAdmin(db: Db, scope: AuditScope, id: string, body: UpsertAdminBody) {
-  if (await emailTakenByOther(db, body.email, id))
-    throw new AppError("conflict", "That email belongs to another admin", { email: ["already in use"] });
-  return commitWithAudit(db, scope, async () => {
-    const before = await findAdmin(db, id);
-    await refuseLosingLastSuperAdmin(db, before, body);
-    return {
-      statements: [upsertAdminStatement(db, { id, email: body.email, role: body.role, active: body.active, now: nowIso() })],
-      event: {
-        targetType: "admin",
-        targetId: id,
-        statusCode: before ? 200 : 201,
-        severity: "critical",
-        before: before ? toAdminAccount(before) : null,
-        after: { id, email: body.email, role: body.role, active: body.active },
-      },
-      onlyIfChanged: true,
-      result: (results) => {
-        const [row] = results[0] as AdminRow[];
-        // The guard is inside the statement; no row back means it refused (and the batch's audit row says so).
-        if (!row) throw lastSuperAdmin();
-        return { account: toAdminAccount(row), created: !before };
-      },
-    };
-  });
+  if (await emailTakenByOther(db, body.email, id)) throw emailTaken();
+  try {
+    return await commitWithAudit(db, scope, async () => {
+      const before = await findAdmin(db, id);
+      const next = { id, email: body.email, role: body.role, active: body.active ?? before?.active ?? true };
+      await refuseLosingLastSuperAdmin(db, before, next);
+      return {
+        statements: [upsertAdminStatement(db, { ...next, now: nowIso() })],
+        event: {
+          targetType: "admin",
+          targetId: id,
+          statusCode: before ? 200 : 201,
+          severity: "critical",
+          before: before ? toAdminAccount(before) : null,
+          after: next,
+        },
+        onlyIfChanged: true,
+        result: (results) => {
+          const [row] = results[0] as AdminRow[];
+          // The guard is inside the statement; no row back means it refused (and the batch's audit row says so).
+          if (!row) throw lastSuperAdmin();
+          return { account: toAdminAccount(row), created: !before };
+        },
+      };
+    });
+  } catch (err) {
+    // Another request took the email between the check above and this write: still a clean 409.
+    const hit = constraintOf(err);
+    if (hit?.kind === "unique" && hit.columns.includes("admins.email")) throw emailTaken();
+    throw err;
+  }
 }
 
 export async function deactivateAdmin(db: Db, scope: AuditScope, id: string) {

@@ -21,6 +21,9 @@ export type AuditScope = {
   actor: { adminId: string; email: string | null; role: string | null };
   request: { ip: string | null; userAgent: string | null; requestId: string | null };
   action: string;
+  /** What the call acts on, and extra facts for its row (set by the route's permission check). */
+  target?: Pick<AuditEvent, "targetType" | "targetId">;
+  details?: Record<string, unknown>;
   /** Set once a row for this request is committed, so the middleware does not write a second one. */
   written: boolean;
 };
