@@ -183,7 +183,7 @@ describe("resume with since", () => {
     if (!row) throw new Error("no row");
     const stub = roomStub(alice, bob);
     const kept = await runInDurableObject(stub, async (room: ConversationRoom, state) => {
-      for (let i = 0; i < EVENT_LOG_RETENTION + 5; i++) await room.publish(row.conversationId, [{ type: "message.status", message: row }]);
+      for (let i = 0; i < EVENT_LOG_RETENTION + 5; i++) await room.publish(row.conversationId, [{ type: "message.moderated", message: row }]);
       return state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM events").one().n;
     });
     expect(kept).toBe(EVENT_LOG_RETENTION);

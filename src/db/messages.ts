@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, inArray, lt, ne, sql } from "drizzle-orm";
+import { and, desc, eq, gt, gte, inArray, lt, lte, ne, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client";
 import { constraintOf } from "./constraints";
@@ -132,6 +132,28 @@ export async function messagesAfter(db: Db, conversationId: string, seq: number,
     .from(messages)
     .where(and(eq(messages.conversationId, conversationId), gt(messages.seq, seq)))
     .orderBy(messages.seq)
+    .limit(limit);
+}
+
+/** When the newest message at or below `seq` was created: the moment a client that has `seq` caught up to. */
+export async function createdAtUpTo(db: Db, conversationId: string, seq: number): Promise<string | undefined> {
+  const row = await db
+    .select({ createdAt: messages.createdAt })
+    .from(messages)
+    .where(and(eq(messages.conversationId, conversationId), lte(messages.seq, seq)))
+    .orderBy(desc(messages.seq))
+    .limit(1)
+    .get();
+  return row?.createdAt;
+}
+
+/** Resume: messages up to `seq` whose receipts, deletion or moderation changed at or after `since`. */
+export async function changedSince(db: Db, conversationId: string, seq: number, since: string, limit: number): Promise<MessageRow[]> {
+  return db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.conversationId, conversationId), gte(messages.updatedAt, since), lte(messages.seq, seq)))
+    .orderBy(messages.updatedAt)
     .limit(limit);
 }
 

@@ -115,6 +115,8 @@ export const messages = sqliteTable(
     uniqueIndex("messages_id_unique").on(t.id),
     // History, resume and "last message" are ranges of this index.
     uniqueIndex("messages_conversation_seq_unique").on(t.conversationId, t.seq),
+    // Resume: the messages of a conversation whose receipts, deletion or moderation changed lately.
+    index("messages_conversation_updated_idx").on(t.conversationId, t.updatedAt),
     // Exactly-once sends: a retry with the same client_message_id collides here.
     uniqueIndex("messages_sender_client_id_unique").on(t.senderId, t.clientMessageId),
     // Unread counts (overall and per sender) read only the unread rows; the WHERE must match

@@ -1,13 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
 import { dbOf } from "../db/client";
-import { lastSeqOf, messagesAfter, messagesByIds } from "../db/messages";
+import { changedSince, createdAtUpTo, lastSeqOf, messagesAfter, messagesByIds } from "../db/messages";
 import type { MessageRow } from "../db/schema";
 import { participantsOf } from "../lib/ids";
 import { logError } from "../lib/log";
 import type { RoomEvent, ServerEvent } from "../schemas/events";
 import { inboxOf } from "../services/realtime";
 import { markDeliveredMany, markReadMany } from "../services/receipts";
-import { toMessageView } from "../services/views";
+import { toEventView } from "../services/views";
 import {
   FrameLimiter,
   finishClose,
@@ -25,8 +25,11 @@ import {
 export const TYPING_TTL_MS = 5000;
 /** Receipt/delete/moderation events kept for resume; older ones answer `resync`. */
 export const EVENT_LOG_RETENTION = 1000;
-/** At most this many missed messages are replayed on resume; a client further behind gets `resync`. */
+/** At most this many missed messages (or changed older ones) are replayed on resume; beyond: `resync`. */
 export const MAX_REPLAY_MESSAGES = 500;
+
+/** Receipts only move forward; a status event that would move one back is stale and dropped. */
+const STATUS_RANK = { sent: 0, failed: 0, delivered: 1, read: 2 } as const;
 
 type LoggedEvent = { eseq: number; type: RoomEvent["type"]; message_id: string };
 
@@ -50,6 +53,9 @@ export class ConversationRoom extends DurableObject<Env> {
       -- hw: the highest message seq this room had published when the event was logged.
       CREATE TABLE IF NOT EXISTS events (eseq INTEGER PRIMARY KEY AUTOINCREMENT, hw INTEGER NOT NULL, type TEXT NOT NULL, message_id TEXT NOT NULL, seq INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS events_hw ON events (hw);
+      -- The furthest receipt fanned out per message (pruned with the log), so a late snapshot never moves one back.
+      CREATE TABLE IF NOT EXISTS receipts (message_id TEXT PRIMARY KEY, rank INTEGER NOT NULL, eseq INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS receipts_eseq ON receipts (eseq);
       -- socket_id: the device typing, so closing it ends the typing even if other devices stay.
       CREATE TABLE IF NOT EXISTS typing (user_id TEXT PRIMARY KEY, socket_id TEXT NOT NULL, expires_at INTEGER NOT NULL);
     `);
@@ -105,10 +111,12 @@ export class ConversationRoom extends DurableObject<Env> {
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(meta);
 
-    if (sinceParam !== null) {
-      // Live events wait until the replay is out, so the socket sees replay, then sync, then live.
-      await this.ctx.blockConcurrencyWhile(() => this.resume(server, meta, Number(sinceParam)));
-    }
+    // Live events wait until this is done, so a resuming socket sees replay, then sync, then live.
+    await this.ctx.blockConcurrencyWhile(async () => {
+      if (sinceParam !== null) return this.resume(server, meta, Number(sinceParam));
+      // Without `since` the client has what HTTP gave it: live messages start after today's last seq.
+      server.serializeAttachment({ ...meta, syncedSeq: await lastSeqOf(dbOf(this.env.DB), conversationId) } satisfies SocketMeta);
+    });
     const partner = this.partnerOf(userId);
     sendEvent(server, { type: "presence", user_id: partner, online: this.socketsOf(partner).length > 0 });
     if (firstDevice) this.broadcast({ type: "presence", user_id: userId, online: true }, { except: server });
@@ -118,89 +126,144 @@ export class ConversationRoom extends DurableObject<Env> {
   /** RPC from the Worker after a D1 commit, so sockets never see uncommitted state. */
   async publish(conversationId: string, events: RoomEvent[]): Promise<void> {
     this.remember(conversationId);
-    for (const event of events) this.fanOut(event);
+    for (const event of events) {
+      if (event.type === "message.new") await this.deliverNew(event.message);
+      else this.fanOut(event);
+    }
   }
 
+  /** The highest seq whose `message.new` this room has fanned out, gapless. */
+  private hw(): number {
+    return Number(this.getMeta("hw") ?? 0);
+  }
+
+  /**
+   * New messages go out in seq order with no gap, whatever order their notifications arrive in, and
+   * even if one never arrives: a message past the next expected seq first pulls the missing ones
+   * from D1 (the truth), so a live client's last seq is always one it can resume from.
+   */
+  private async deliverNew(m: MessageRow): Promise<void> {
+    if (m.seq <= this.hw()) return; // already out, pulled in by an earlier gap fill
+    if (m.seq === this.hw() + 1 || this.sockets().length === 0) return this.sendNew([m]);
+    await this.ctx.blockConcurrencyWhile(async () => {
+      const from = this.hw();
+      if (m.seq <= from) return;
+      if (m.seq - from > MAX_REPLAY_MESSAGES) {
+        this.setMeta("hw", m.seq);
+        return this.broadcast({ type: "resync", reason: "too many missed messages", last_seq: m.seq });
+      }
+      const missing = await messagesAfter(dbOf(this.env.DB), this.conversationId, from, m.seq - from);
+      this.sendNew(missing.filter((x) => x.seq < m.seq).concat(m));
+    });
+  }
+
+  private sendNew(list: MessageRow[]): void {
+    const sockets = this.sockets().map((ws) => ({ ws, meta: metaOf(ws) }));
+    for (const m of list) {
+      for (const { ws, meta } of sockets) if (m.seq > meta.syncedSeq) sendEvent(ws, toEventView("message.new", m, meta.userId));
+    }
+    const last = list.at(-1)?.seq ?? 0;
+    if (last > this.hw()) this.setMeta("hw", last);
+  }
+
+  /** Receipts, deletions and moderation: logged for resume, then sent to every socket. */
   private fanOut(event: RoomEvent): void {
     const m = event.message;
-    // Any event proves its message exists, which keeps hw right even if a message.new was lost.
-    const hw = Number(this.getMeta("hw") ?? 0);
-    if (m.seq > hw) this.setMeta("hw", m.seq);
-    if (event.type !== "message.new") this.log(event.type, m, Math.max(hw, m.seq));
-    for (const ws of this.sockets()) {
-      const meta = metaOf(ws);
-      if (event.type === "message.new" && m.seq <= meta.syncedSeq) continue; // already replayed to it
-      sendEvent(ws, this.render(event.type, m, meta.userId));
+    const rank = event.type === "message.status" ? STATUS_RANK[m.status] : null;
+    if (rank !== null) {
+      const known = this.sql.exec<{ rank: number }>("SELECT rank FROM receipts WHERE message_id = ?", m.id).toArray()[0];
+      if (known && known.rank >= rank) return; // a late snapshot: the socket already has this or newer
     }
+    const eseq = this.log(event.type, m, Math.max(this.hw(), m.seq));
+    if (rank !== null) {
+      this.sql.exec(
+        "INSERT INTO receipts (message_id, rank, eseq) VALUES (?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET rank = excluded.rank, eseq = excluded.eseq",
+        m.id,
+        rank,
+        eseq,
+      );
+    }
+    for (const ws of this.sockets()) sendEvent(ws, toEventView(event.type, m, metaOf(ws).userId));
   }
 
-  private render(type: RoomEvent["type"], m: MessageRow, viewerId: string): ServerEvent {
-    switch (type) {
-      case "message.new":
-        return { type, message: toMessageView(m, viewerId) };
-      case "message.status":
-        return { type, message_id: m.id, status: m.status, delivered_at: m.deliveredAt, read_at: m.readAt };
-      case "message.deleted":
-        return { type, message_id: m.id };
-      case "message.moderated":
-        return { type, message_id: m.id, moderation_status: m.moderationStatus, message: toMessageView(m, viewerId) };
-    }
-  }
-
-  private log(type: RoomEvent["type"], m: MessageRow, hw: number): void {
+  private log(type: RoomEvent["type"], m: MessageRow, hw: number): number {
     const [logged] = this.sql
       .exec<{ eseq: number }>("INSERT INTO events (hw, type, message_id, seq) VALUES (?, ?, ?, ?) RETURNING eseq", hw, type, m.id, m.seq)
       .toArray();
+    const eseq = logged?.eseq ?? 0;
     // eseq is AUTOINCREMENT without gaps, so the window's edge is arithmetic: usually one row leaves.
-    const pruned = this.sql
-      .exec<{ hw: number }>("DELETE FROM events WHERE eseq <= ? RETURNING hw", (logged?.eseq ?? 0) - EVENT_LOG_RETENTION)
-      .toArray();
-    if (pruned.length) this.setMeta("pruned_hw", Math.max(...pruned.map((p) => p.hw), Number(this.getMeta("pruned_hw") ?? -1)));
+    const edge = eseq - EVENT_LOG_RETENTION;
+    const pruned = this.sql.exec<{ hw: number }>("DELETE FROM events WHERE eseq <= ? RETURNING hw", edge).toArray();
+    if (pruned.length) {
+      this.setMeta("pruned_hw", Math.max(...pruned.map((p) => p.hw), Number(this.getMeta("pruned_hw") ?? -1)));
+      this.sql.exec("DELETE FROM receipts WHERE eseq <= ?", edge);
+    }
+    return eseq;
   }
 
   /**
    * Resume after `since`: every message with a higher seq (from D1, with its current status), then
-   * the current state of older messages whose receipts, deletion or moderation changed after
-   * message `since` existed (from the event log), then `sync`. Beyond the log's window: `resync`.
+   * the current state of every older message that changed after message `since` was created, then
+   * `sync`. Those changes are read from D1 itself (`updated_at`), so a receipt, deletion or moderation
+   * whose notification never reached this room still arrives; the room's event log adds what D1 no
+   * longer holds (hard deletes). Past the log's window, or too far behind: `resync`.
    */
   private async resume(ws: WebSocket, meta: SocketMeta, since: number): Promise<void> {
     const db = dbOf(this.env.DB);
-    const lastSeq = await lastSeqOf(db, this.conversationId);
+    const conversationId = this.conversationId;
+    const lastSeq = await lastSeqOf(db, conversationId);
     const prunedHw = Number(this.getMeta("pruned_hw") ?? -1);
     // If this room missed publishes (hw behind D1), its hw marks are low: widen the window rather than lose a change.
-    const threshold = Math.min(since, Number(this.getMeta("hw") ?? 0));
-    const missed = since <= lastSeq ? await messagesAfter(db, this.conversationId, since, MAX_REPLAY_MESSAGES + 1) : [];
-    const reason =
-      since > lastSeq
-        ? "since is ahead of the conversation"
-        : missed.length > MAX_REPLAY_MESSAGES
-          ? "too many missed messages"
-          : since > 0 && prunedHw >= threshold
-            ? "event log window passed"
-            : null;
+    const threshold = Math.min(since, this.hw());
+    const ahead = since > lastSeq;
+    const missed = ahead ? [] : await messagesAfter(db, conversationId, since, MAX_REPLAY_MESSAGES + 1);
+    const caughtUpAt = since > 0 && !ahead ? await createdAtUpTo(db, conversationId, since) : undefined;
+    const changedRows = caughtUpAt ? await changedSince(db, conversationId, since, caughtUpAt, MAX_REPLAY_MESSAGES + 1) : [];
+    const reason = ahead
+      ? "since is ahead of the conversation"
+      : missed.length > MAX_REPLAY_MESSAGES || changedRows.length > MAX_REPLAY_MESSAGES
+        ? "too many missed messages"
+        : since > 0 && prunedHw >= threshold
+          ? "event log window passed"
+          : null;
     if (reason) {
       sendEvent(ws, { type: "resync", reason, last_seq: lastSeq });
       return;
     }
-    for (const m of missed) sendEvent(ws, { type: "message.new", message: toMessageView(m, meta.userId) });
+    for (const m of missed) sendEvent(ws, toEventView("message.new", m, meta.userId));
 
-    const changed = this.sql
+    // What changed on each older message: what the log saw, plus what its current row shows.
+    const logged = this.sql
       .exec<LoggedEvent>("SELECT eseq, type, message_id FROM events WHERE hw >= ? AND seq <= ? ORDER BY eseq", threshold, since)
       .toArray();
-    const current = new Map((await messagesByIds(db, [...new Set(changed.map((e) => e.message_id))])).map((m) => [m.id, m]));
-    const lastEventOf = new Map<string, Set<RoomEvent["type"]>>();
-    for (const e of changed) lastEventOf.set(e.message_id, (lastEventOf.get(e.message_id) ?? new Set()).add(e.type));
-    // One up-to-date event per kind of change, per message, in the order of its latest change.
-    const order = [...new Map(changed.map((e) => [e.message_id, e.eseq]))].sort((a, b) => a[1] - b[1]);
-    for (const [id] of order) {
+    const current = new Map(changedRows.map((m) => [m.id, m]));
+    const unseen = [...new Set(logged.map((e) => e.message_id))].filter((id) => !current.has(id));
+    for (const m of await messagesByIds(db, unseen)) current.set(m.id, m);
+    const kinds = new Map<string, Set<RoomEvent["type"]>>();
+    const kindsOf = (id: string) => {
+      const known = kinds.get(id);
+      if (known) return known;
+      const fresh = new Set<RoomEvent["type"]>();
+      kinds.set(id, fresh);
+      return fresh;
+    };
+    for (const e of logged) kindsOf(e.message_id).add(e.type);
+    for (const m of changedRows) {
+      if (m.status !== "sent") kindsOf(m.id).add("message.status");
+      if (m.moderationStatus !== "pending") kindsOf(m.id).add("message.moderated");
+      if (m.isDeleted) kindsOf(m.id).add("message.deleted");
+    }
+    // Hard-deleted ones first (they no longer have a time), then in the order of their latest change.
+    const order = [...kinds.keys()].sort((a, b) => (current.get(a)?.updatedAt ?? "").localeCompare(current.get(b)?.updatedAt ?? ""));
+    for (const id of order) {
       const m = current.get(id);
-      const kinds = lastEventOf.get(id) ?? new Set();
       if (!m || m.isDeleted) {
         sendEvent(ws, { type: "message.deleted", message_id: id });
         continue;
       }
-      if (kinds.has("message.moderated")) sendEvent(ws, this.render("message.moderated", m, meta.userId));
-      if (kinds.has("message.status")) sendEvent(ws, this.render("message.status", m, meta.userId));
+      const k = kinds.get(id) ?? new Set();
+      if (k.has("message.moderated")) sendEvent(ws, toEventView("message.moderated", m, meta.userId));
+      if (k.has("message.status")) sendEvent(ws, toEventView("message.status", m, meta.userId));
     }
     const synced = Math.max(since, missed.at(-1)?.seq ?? since);
     ws.serializeAttachment({ ...meta, syncedSeq: synced } satisfies SocketMeta);
@@ -244,7 +307,11 @@ export class ConversationRoom extends DurableObject<Env> {
         ? await markDeliveredMany(db, ids, userId, this.conversationId)
         : await markReadMany(db, ids, userId, this.conversationId);
     for (const message of changed) this.fanOut({ type: "message.status", message });
-    if (kind === "read" && changed.length) await inboxOf(this.env, userId).refreshUnread();
+    if (kind !== "read" || !changed.length) return;
+    // The receipts are committed and out; an inbox that cannot be told now recounts on its next connect.
+    await inboxOf(this.env, userId)
+      .refreshUnread()
+      .catch((err: unknown) => logError("room.unread_refresh_failed", err, { conversationId: this.conversationId }));
   }
 
   private async startTyping(userId: string, socketId: string): Promise<void> {

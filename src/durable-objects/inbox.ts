@@ -3,8 +3,9 @@ import { dbOf } from "../db/client";
 import { unreadCount } from "../db/messages";
 import type { MessageRow } from "../db/schema";
 import { logError } from "../lib/log";
+import type { RoomEvent } from "../schemas/events";
 import { applyReceipts } from "../services/receipts";
-import { toMessageView } from "../services/views";
+import { toEventView } from "../services/views";
 import {
   FrameLimiter,
   finishClose,
@@ -25,6 +26,8 @@ import {
  */
 export class Inbox extends DurableObject<Env> {
   private readonly limiter = new FrameLimiter();
+  /** Counts are read from D1 concurrently; only the newest read may reach the sockets. */
+  private countGeneration = 0;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -47,7 +50,8 @@ export class Inbox extends DurableObject<Env> {
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment({ socketId: crypto.randomUUID(), userId, connectedAt: Date.now(), syncedSeq: 0 } satisfies SocketMeta);
-    sendEvent(server, { type: "unread", unread_count: await unreadCount(dbOf(this.env.DB), userId) });
+    // Held until the first count is out, so a newer count (from a message arriving now) follows it.
+    await this.ctx.blockConcurrencyWhile(() => this.refreshUnread());
     return upgradeResponse(client, request);
   }
 
@@ -56,15 +60,26 @@ export class Inbox extends DurableObject<Env> {
     const sockets = this.sockets();
     if (sockets.length === 0) return;
     const owner = metaOf(sockets[0] as WebSocket).userId;
-    for (const ws of sockets) sendEvent(ws, { type: "message.new", message: toMessageView(m, owner) });
+    for (const ws of sockets) sendEvent(ws, toEventView("message.new", m, owner));
     if (m.receiverId === owner) await this.refreshUnread();
+  }
+
+  /** RPC: messages of this user's were deleted or moderated (list previews change), and/or the count moved. */
+  async changed(events: RoomEvent[], recount: boolean): Promise<void> {
+    const sockets = this.sockets();
+    if (sockets.length === 0) return;
+    const owner = metaOf(sockets[0] as WebSocket).userId;
+    for (const e of events) for (const ws of sockets) sendEvent(ws, toEventView(e.type, e.message, owner));
+    if (recount) await this.refreshUnread();
   }
 
   /** RPC: something may have changed this user's unread count (a read, a delete, a moderation). */
   async refreshUnread(): Promise<void> {
     const sockets = this.sockets();
     if (sockets.length === 0) return;
+    const generation = ++this.countGeneration;
     const count = await unreadCount(dbOf(this.env.DB), metaOf(sockets[0] as WebSocket).userId);
+    if (generation !== this.countGeneration) return; // a later read is under way; it has the newer count
     for (const ws of this.sockets()) sendEvent(ws, { type: "unread", unread_count: count });
   }
 

@@ -1,3 +1,4 @@
+import { waitUntil } from "cloudflare:workers";
 import type { MessageRow } from "../db/schema";
 import { logError } from "../lib/log";
 import type { RoomEvent } from "../schemas/events";
@@ -7,21 +8,31 @@ export const inboxOf = (env: Env, userId: string) => env.INBOX.getByName(userId)
 
 /**
  * Fan-out after a D1 commit. The write already stands, so a failed notification is logged and
- * swallowed: clients catch up through `since` on their next connection.
+ * swallowed: clients catch up through `since` on their next connection (the room replays from D1).
+ * `waitUntil` keeps the fan-out running if the client that made the change hangs up meanwhile.
  */
 async function settle(work: Promise<unknown>[], what: string): Promise<void> {
-  const results = await Promise.allSettled(work);
-  for (const r of results) if (r.status === "rejected") logError("realtime.publish_failed", r.reason, { what });
+  const all = Promise.allSettled(work);
+  waitUntil(all);
+  for (const r of await all) if (r.status === "rejected") logError("realtime.publish_failed", r.reason, { what });
 }
 
-/** Room events, grouped per conversation, plus the inboxes whose unread count may have moved. */
+/** Inboxes show message lists too: a deletion or a moderation must reach them, not only the room. */
+const forInbox = (e: RoomEvent) => e.type === "message.deleted" || e.type === "message.moderated";
+
+/** Room events, grouped per conversation, plus the inboxes they concern (list changes, unread counts). */
 export async function publish(env: Env, events: RoomEvent[], unreadChangedFor: Iterable<string> = []): Promise<void> {
   const byRoom = new Map<string, RoomEvent[]>();
   for (const e of events) byRoom.set(e.message.conversationId, [...(byRoom.get(e.message.conversationId) ?? []), e]);
+  const byInbox = new Map<string, RoomEvent[]>([...new Set(unreadChangedFor)].map((userId) => [userId, []]));
+  for (const e of events.filter(forInbox)) {
+    for (const userId of [e.message.senderId, e.message.receiverId]) byInbox.set(userId, [...(byInbox.get(userId) ?? []), e]);
+  }
+  const recount = new Set(unreadChangedFor);
   await settle(
     [
       ...[...byRoom].map(([conversationId, list]) => roomOf(env, conversationId).publish(conversationId, list)),
-      ...[...new Set(unreadChangedFor)].map((userId) => inboxOf(env, userId).refreshUnread()),
+      ...[...byInbox].map(([userId, list]) => inboxOf(env, userId).changed(list, recount.has(userId))),
     ],
     events[0]?.type ?? "unread",
   );

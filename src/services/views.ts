@@ -1,5 +1,6 @@
 import type { MessageRow } from "../db/schema";
 import type { AdminMessage } from "../schemas/admin";
+import type { RoomEvent, ServerEvent } from "../schemas/events";
 import type { Message } from "../schemas/messages";
 
 /** Content a viewer may not see: a tombstone (deleted), or a blocked message seen by its receiver. */
@@ -51,4 +52,18 @@ export function toAdminMessageView(m: MessageRow, truncateTo?: number): AdminMes
     conversation_id: m.conversationId,
     moderation_reason: m.moderationReason,
   };
+}
+
+/** A room event as one viewer's socket receives it (rooms and inboxes alike). */
+export function toEventView(type: RoomEvent["type"], m: MessageRow, viewerId: string): ServerEvent {
+  switch (type) {
+    case "message.new":
+      return { type, message: toMessageView(m, viewerId) };
+    case "message.status":
+      return { type, message_id: m.id, status: m.status, delivered_at: m.deliveredAt, read_at: m.readAt };
+    case "message.deleted":
+      return { type, message_id: m.id };
+    case "message.moderated":
+      return { type, message_id: m.id, moderation_status: m.moderationStatus, message: toMessageView(m, viewerId) };
+  }
 }

@@ -1,0 +1,1 @@
+CREATE INDEX `messages_conversation_updated_idx` ON `messages` (`conversation_id`,`updated_at`);

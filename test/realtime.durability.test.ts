@@ -1,0 +1,163 @@
+/**
+ * What holds when fan-out goes wrong: a notification that never reaches the room, one that arrives
+ * late or out of order. D1 is the truth; sockets and resume must end up agreeing with it.
+ */
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { app } from "../src/app";
+import { findById } from "../src/db/messages";
+import { as as asUser, BASE, createAdmin, db, json, pair, send, tokenFor } from "./helpers";
+import { openSocket, roomStub } from "./sockets";
+
+/** The Worker with every conversation room unreachable: D1 writes still commit, fan-out fails. */
+const roomsDown = {
+  ...env,
+  CONVERSATION_ROOM: {
+    getByName: () => ({
+      publish: async () => {
+        throw new Error("room unreachable (test)");
+      },
+    }),
+  },
+} as unknown as Env;
+
+async function callWithRoomsDown(userId: string, method: string, path: string, body?: unknown) {
+  return app.request(
+    `${BASE}${path}`,
+    {
+      method,
+      headers: { authorization: `Bearer ${await tokenFor(userId)}`, ...(body !== undefined && { "content-type": "application/json" }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    },
+    roomsDown,
+  );
+}
+
+describe("a notification that never reached the room", () => {
+  it("the HTTP writes stand, and resume replays the receipt, the deletion and the moderation from D1", async () => {
+    const { alice, bob } = await pair(5);
+    const [m1, m2, m3] = [await send(alice, bob, "one"), await send(alice, bob, "two"), await send(alice, bob, "three")];
+    const aliceSocket = await openSocket(alice, { partner: bob, since: 3 });
+    const bobSocket = await openSocket(bob, { partner: alice, since: 3 });
+    expect((await aliceSocket.drain()).map((e) => e.type)).toEqual(["sync", "presence", "presence"]);
+    aliceSocket.close();
+    bobSocket.close();
+
+    // While both are away, every change's notification fails.
+    const read = await callWithRoomsDown(bob, "POST", "/api/v2/messages/mark-read", { message_ids: [m1.id] });
+    expect(read.status).toBe(200);
+    expect(await json(read)).toEqual({ success: true, marked_count: 1 });
+    expect((await callWithRoomsDown(alice, "DELETE", `/api/v2/messages/${m2.id}`)).status).toBe(200);
+    const moderator = await createAdmin("moderator");
+    const blocked = await callWithRoomsDown(moderator, "POST", `/api/admin/messages/${m3.id}/moderate`, {
+      moderation_status: "blocked",
+      reason: "spam",
+    });
+    expect(blocked.status).toBe(200);
+    expect(await findById(db, m1.id)).toMatchObject({ status: "read" });
+    expect(await findById(db, m2.id)).toMatchObject({ isDeleted: true });
+
+    const alice2 = await openSocket(alice, { partner: bob, since: 3 });
+    const replay = (await alice2.drain()).filter((e) => e.type !== "presence");
+    expect(replay).toEqual([
+      { type: "message.status", message_id: m1.id, status: "read", delivered_at: expect.any(String), read_at: expect.any(String) },
+      { type: "message.deleted", message_id: m2.id },
+      {
+        type: "message.moderated",
+        message_id: m3.id,
+        moderation_status: "blocked",
+        message: expect.objectContaining({ content: "three" }),
+      },
+      { type: "sync", last_seq: 3 },
+    ]);
+    // The receiver's replay of the blocked message hides its content.
+    const bob2 = await openSocket(bob, { partner: alice, since: 3 });
+    const bobReplay = await bob2.drain();
+    expect(bobReplay.find((e) => e.type === "message.moderated")).toMatchObject({
+      message_id: m3.id,
+      moderation_status: "blocked",
+      message: { content: null },
+    });
+    alice2.close();
+    bob2.close();
+  });
+
+  it("a message whose notification was lost still reaches live sockets, before the next one and in seq order", async () => {
+    const { alice, bob } = await pair(5);
+    await send(alice, bob, "one");
+    const bobSocket = await openSocket(bob, { partner: alice });
+    await bobSocket.drain();
+
+    const lost = await callWithRoomsDown(alice, "POST", "/api/v2/messages/send", { receiver_id: bob, content: "two" });
+    expect(lost.status).toBe(201);
+    expect(await bobSocket.drain()).toEqual([]);
+    await send(alice, bob, "three");
+    const events = await bobSocket.drain();
+    expect(events.map((e) => [e.type, e.message.seq, e.message.content])).toEqual([
+      ["message.new", 2, "two"],
+      ["message.new", 3, "three"],
+    ]);
+
+    // The lost notification turning up late delivers nothing twice.
+    const two = await findById(db, (await json(lost)).id);
+    if (!two) throw new Error("no row");
+    await roomStub(alice, bob).publish(two.conversationId, [{ type: "message.new", message: two }]);
+    expect(await bobSocket.drain()).toEqual([]);
+    bobSocket.close();
+  });
+});
+
+describe("late snapshots", () => {
+  it("a delivered snapshot arriving after the read one is dropped: receipts never move back on a socket", async () => {
+    const { alice, bob } = await pair(5);
+    const m = await send(alice, bob);
+    const aliceSocket = await openSocket(alice, { partner: bob });
+    await aliceSocket.drain();
+    await asUser(bob).post(`/api/v2/messages/mark-delivered/${m.id}`);
+    const delivered = await findById(db, m.id);
+    await asUser(bob).post("/api/v2/messages/mark-read", { message_ids: [m.id] });
+    expect((await aliceSocket.drain()).map((e) => e.status)).toEqual(["delivered", "read"]);
+    if (!delivered) throw new Error("no row");
+
+    await roomStub(alice, bob).publish(delivered.conversationId, [{ type: "message.status", message: delivered }]);
+    expect(await aliceSocket.drain()).toEqual([]);
+    aliceSocket.close();
+  });
+});
+
+describe("inbox sockets see list changes", () => {
+  it("a blocked message reaches both inboxes at once (hidden from the receiver), a deletion too", async () => {
+    const { alice, bob } = await pair(5);
+    const m = await send(alice, bob, "rude words");
+    const other = await send(alice, bob, "second");
+    const bobInbox = await openSocket(bob);
+    const aliceInbox = await openSocket(alice);
+    await bobInbox.drain();
+    await aliceInbox.drain();
+
+    const moderator = await createAdmin("moderator");
+    const res = await asUser(moderator).post(`/api/admin/messages/${m.id}/moderate`, { moderation_status: "blocked", reason: "abuse" });
+    expect(res.status).toBe(200);
+    expect(await bobInbox.drain()).toEqual([
+      { type: "message.moderated", message_id: m.id, moderation_status: "blocked", message: expect.objectContaining({ content: null }) },
+      { type: "unread", unread_count: 1 },
+    ]);
+    expect(await aliceInbox.drain()).toEqual([
+      {
+        type: "message.moderated",
+        message_id: m.id,
+        moderation_status: "blocked",
+        message: expect.objectContaining({ content: "rude words" }),
+      },
+    ]);
+
+    expect((await asUser(alice).del(`/api/v2/messages/${other.id}`)).status).toBe(200);
+    expect(await bobInbox.drain()).toEqual([
+      { type: "message.deleted", message_id: other.id },
+      { type: "unread", unread_count: 0 },
+    ]);
+    expect(await aliceInbox.drain()).toEqual([{ type: "message.deleted", message_id: other.id }]);
+    bobInbox.close();
+    aliceInbox.close();
+  });
+});
