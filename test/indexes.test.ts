@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { exportPage, searchPage } from "../src/db/admin-messages";
 import { ledgerPage } from "../src/db/credits";
-import { clientIdQuery, conversationQuery, historyPage, unreadQuery } from "../src/db/messages";
+import { changedSinceQuery, clientIdQuery, conversationQuery, createdAtUpToQuery, historyPage, unreadQuery } from "../src/db/messages";
 import { db, planOf } from "./helpers";
 
 /** A plan that scans a table without an index reads every row: the hot paths must never do that. */
@@ -38,6 +38,15 @@ describe("hot queries use indexes (EXPLAIN QUERY PLAN)", () => {
   it("idempotency lookup: the unique (sender_id, client_message_id) index", async () => {
     const plan = (await planOf(clientIdQuery(db, "me", "c-1"))).join("\n");
     expect(plan).toMatch(/SEARCH messages USING INDEX messages_sender_client_id_unique \(sender_id=\? AND client_message_id=\?\)/);
+  });
+
+  it("resume: missed messages by (conversation_id, seq), older changes by (conversation_id, updated_at)", async () => {
+    const caughtUp = (await planOf(createdAtUpToQuery(db, "a:b", 7))).join("\n");
+    expect(caughtUp).toMatch(/SEARCH messages USING INDEX messages_conversation_seq_unique \(conversation_id=\? AND seq<\?\)/);
+    expect(caughtUp).not.toContain("TEMP B-TREE");
+    const changed = (await planOf(changedSinceQuery(db, "a:b", 7, "2026-11-01T00:00:00.000Z", 501))).join("\n");
+    expect(changed).toMatch(/SEARCH messages USING INDEX messages_conversation_updated_idx \(conversation_id=\? AND updated_at>\?\)/);
+    expect(changed).not.toContain("TEMP B-TREE");
   });
 
   it("ledger page: (user_id, pk)", async () => {

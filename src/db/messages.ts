@@ -135,27 +135,30 @@ export async function messagesAfter(db: Db, conversationId: string, seq: number,
     .limit(limit);
 }
 
-/** When the newest message at or below `seq` was created: the moment a client that has `seq` caught up to. */
-export async function createdAtUpTo(db: Db, conversationId: string, seq: number): Promise<string | undefined> {
-  const row = await db
+export const createdAtUpToQuery = (db: Db, conversationId: string, seq: number) =>
+  db
     .select({ createdAt: messages.createdAt })
     .from(messages)
     .where(and(eq(messages.conversationId, conversationId), lte(messages.seq, seq)))
     .orderBy(desc(messages.seq))
-    .limit(1)
-    .get();
-  return row?.createdAt;
+    .limit(1);
+
+/** When the newest message at or below `seq` was created: the moment a client that has `seq` caught up to. */
+export async function createdAtUpTo(db: Db, conversationId: string, seq: number): Promise<string | undefined> {
+  return (await createdAtUpToQuery(db, conversationId, seq).get())?.createdAt;
 }
 
 /** Resume: messages up to `seq` whose receipts, deletion or moderation changed at or after `since`. */
-export async function changedSince(db: Db, conversationId: string, seq: number, since: string, limit: number): Promise<MessageRow[]> {
-  return db
+export const changedSinceQuery = (db: Db, conversationId: string, seq: number, since: string, limit: number) =>
+  db
     .select()
     .from(messages)
     .where(and(eq(messages.conversationId, conversationId), gte(messages.updatedAt, since), lte(messages.seq, seq)))
     .orderBy(messages.updatedAt)
     .limit(limit);
-}
+
+export const changedSince = (db: Db, conversationId: string, seq: number, since: string, limit: number): Promise<MessageRow[]> =>
+  changedSinceQuery(db, conversationId, seq, since, limit);
 
 export async function messagesByIds(db: Db, ids: string[]): Promise<MessageRow[]> {
   if (ids.length === 0) return [];
