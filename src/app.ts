@@ -1,6 +1,5 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
 import { requestId } from "hono/request-id";
@@ -10,6 +9,7 @@ import { dbOf } from "./db/client";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./errors";
 import { requireUser } from "./middleware/auth";
+import { limitBody } from "./middleware/body-limit";
 import { requireAdmin } from "./middleware/permissions";
 import { adminRoutes } from "./routes/admin";
 import { conversationRoutes } from "./routes/conversations";
@@ -20,8 +20,6 @@ import { messageRoutes } from "./routes/messages";
 import { validationError } from "./routes/openapi";
 import { realtimeRoutes } from "./routes/realtime";
 import { webRoutes } from "./routes/web";
-
-export const BODY_LIMIT_BYTES = 64 * 1024;
 
 const withDb = createMiddleware<AppEnv>(async function withDb(c, next) {
   c.set("db", dbOf(c.env.DB));
@@ -63,9 +61,8 @@ export function createApp() {
   const authenticate = requireUser();
   app.use("/api/*", async (c, next) => (isPublic(c.req.path) ? next() : authenticate(c, next)));
   app.use("/api/admin/*", requireAdmin());
-  // After auth (a stranger learns nothing but 401, an admin's 413 is audited) and before anything
-  // parses the body: checked from Content-Length, or by counting a chunked stream.
-  app.use(bodyLimit({ maxSize: BODY_LIMIT_BYTES }));
+  // Admin routes limit the body themselves, after their permission check (requirePermission).
+  app.use(async (c, next) => (c.req.path.startsWith("/api/admin/") ? next() : limitBody(c, next)));
 
   app.route("/", healthRoutes);
   app.route("/", webRoutes);

@@ -61,8 +61,19 @@ function fromHttpException(err: HTTPException): AppError {
   }
 }
 
+/** Our error for anything thrown: null for the unexpected (answered as `internal`). */
+export const appErrorOf = (err: unknown): AppError | null =>
+  err instanceof AppError ? err : err instanceof HTTPException ? fromHttpException(err) : null;
+
+/** The machine code a finished response carries, thrown or not (a 404 from no route is not thrown). */
+export function errorCodeOf(status: number, err: unknown): ErrorCode | null {
+  if (err) return appErrorOf(err)?.code ?? "internal";
+  if (status < 400) return null;
+  return (Object.keys(STATUS) as ErrorCode[]).find((code) => STATUS[code] === status) ?? "internal";
+}
+
 export const onError: ErrorHandler<AppEnv> = (err, c) => {
-  const known = err instanceof AppError ? err : err instanceof HTTPException ? fromHttpException(err) : null;
+  const known = appErrorOf(err);
   if (!known) logError("unhandled", err, { requestId: c.get("requestId"), path: c.req.path });
   // Never SQL or a stack in the body: unknown errors are logged with the request id and answered generically.
   const e = known ?? new AppError("internal", "Something went wrong; the request id is in the X-Request-Id header");

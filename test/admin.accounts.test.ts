@@ -96,3 +96,72 @@ describe("admin management (super_admin)", () => {
     expect((await as(sa).post(`/api/admin/admins/${newUser()}/deactivate`)).status).toBe(404);
   });
 });
+
+describe("editing an admin changes only what the body says", () => {
+  const rowOf = (id: string) => env.DB.prepare("SELECT email, role, active, updated_at FROM admins WHERE id = ?").bind(id).first();
+
+  it("a PUT without `active` keeps a deactivated admin deactivated (and locked out); `active: true` brings them back", async () => {
+    const sa = await createAdmin("super_admin");
+    const id = await createAdmin("support");
+    expect((await as(sa).post(`/api/admin/admins/${id}/deactivate`)).status).toBe(200);
+
+    const edited = await put(sa, id, { email: `${id}@pairly.test`, role: "moderator" });
+    expect(edited.status).toBe(200);
+    expect(await json(edited)).toMatchObject({ id, role: "moderator", active: false });
+    expect(await rowOf(id)).toMatchObject({ role: "moderator", active: 0 });
+    const audit = await env.DB.prepare("SELECT after_state FROM audit_log WHERE request_id = ?")
+      .bind(edited.headers.get("x-request-id"))
+      .first();
+    expect(JSON.parse(String(audit?.after_state))).toMatchObject({ role: "moderator", active: false });
+
+    const locked = await as(id).get("/api/admin/messages/search");
+    expect(locked.status).toBe(403);
+    const refusal = await env.DB.prepare("SELECT action, outcome, details FROM audit_log WHERE request_id = ?")
+      .bind(locked.headers.get("x-request-id"))
+      .first();
+    expect(refusal).toMatchObject({ action: "admin.access", outcome: "denied" });
+    expect(JSON.parse(String(refusal?.details))).toMatchObject({ reason: "inactive" });
+
+    const back = await put(sa, id, { email: `${id}@pairly.test`, role: "moderator", active: true });
+    expect(back.status).toBe(200);
+    expect(await json(back)).toMatchObject({ id, role: "moderator", active: true });
+    expect((await as(id).get("/api/admin/messages/search")).status).toBe(200);
+  });
+
+  it("another admin's email (in any case) is a 409 that changes nothing, and the refusal is audited", async () => {
+    const sa = await createAdmin("super_admin");
+    const [a, b] = [await createAdmin("support"), await createAdmin("analyst")];
+    const [aBefore, bBefore] = [await rowOf(a), await rowOf(b)];
+
+    const res = await put(sa, b, { email: `${a}@PAIRLY.test`, role: "moderator", active: false });
+    expect(res.status).toBe(409);
+    expect(await json(res)).toMatchObject({ error: { code: "conflict", details: { email: expect.any(Array) } } });
+    expect(await rowOf(a)).toEqual(aBefore);
+    expect(await rowOf(b)).toEqual(bBefore);
+    expect((await as(b).get("/api/admin/messages/stats/overview")).status).toBe(200); // still an active analyst
+    const audit = await env.DB.prepare(
+      "SELECT action, target_type, target_id, admin_id, outcome, status_code, severity, details FROM audit_log WHERE request_id = ?",
+    )
+      .bind(res.headers.get("x-request-id"))
+      .all();
+    expect(audit.results).toEqual([
+      {
+        action: "admins.upsert",
+        target_type: "admin",
+        target_id: b,
+        admin_id: sa,
+        outcome: "failed",
+        status_code: 409,
+        severity: "warning",
+        details: expect.any(String),
+      },
+    ]);
+    expect(JSON.parse(String(audit.results[0]?.details))).toMatchObject({ error: "conflict" });
+
+    // Creating a new admin with a taken email creates nothing.
+    const fresh = newUser("dup");
+    const created = await put(sa, fresh, { email: `${a}@pairly.test`, role: "support" });
+    expect(created.status).toBe(409);
+    expect(await rowOf(fresh)).toBeNull();
+  });
+});

@@ -1,10 +1,10 @@
 import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { othersKeepSuperAdmin } from "../src/db/admins";
 import { admins } from "../src/db/schema";
 import { type AuditScope, commitWithAudit } from "../src/services/audit";
-import { as, count, createAdmin, db, json, newUser, pair, send } from "./helpers";
+import { as, auditRowsOf, balanceOf, count, createAdmin, db, json, newUser, pair, seedCredits, send } from "./helpers";
 
 let superAdmin: string;
 beforeAll(async () => {
@@ -127,6 +127,121 @@ describe("a change and its audit row stand or fall together", () => {
     expect(await count("SELECT 1 FROM audit_log WHERE action = 'test.guard_passed' AND target_id = ?", other)).toBe(1);
     expect((await json(await as(superAdmin).get("/api/admin/audit-logs/verify"))).ok).toBe(true);
   });
+
+  /**
+   * Each audited change over HTTP, on a fresh target: `call` makes it (twice: once sabotaged, once
+   * not), `changed(happened)` asserts what is stored either way.
+   */
+  type Atomic = {
+    action: string;
+    ok: number;
+    call: () => Promise<Response>;
+    target: string;
+    changed: (happened: boolean) => Promise<void>;
+  };
+  const ATOMIC: [string, () => Promise<Atomic>][] = [
+    [
+      "credits grant",
+      async () => {
+        const user = newUser();
+        await seedCredits(user, 3);
+        return {
+          action: "credits.grant",
+          ok: 200,
+          target: user,
+          call: () => as(superAdmin).post("/api/admin/credits/grant", { user_id: user, amount: 7, reason: "atomic" }),
+          changed: async (happened) => {
+            expect(await balanceOf(user)).toBe(happened ? 10 : 3);
+            expect(await count("SELECT 1 FROM credit_transactions WHERE user_id = ? AND kind = 'grant'", user)).toBe(happened ? 2 : 1);
+          },
+        };
+      },
+    ],
+    [
+      "hard delete",
+      async () => {
+        const { alice, bob } = await pair(1);
+        const word = `w${crypto.randomUUID().replaceAll("-", "")}`;
+        const m = await send(alice, bob, `evidence ${word}`);
+        return {
+          action: "messages.hard_delete",
+          ok: 200,
+          target: m.id,
+          call: () => as(superAdmin).del(`/api/admin/messages/${m.id}/hard-delete`),
+          changed: async (happened) => {
+            expect(await count("SELECT 1 FROM messages WHERE id = ?", m.id)).toBe(happened ? 0 : 1);
+            expect(await count("SELECT 1 FROM messages_fts WHERE messages_fts MATCH ?", `"${word}"`)).toBe(happened ? 0 : 1);
+          },
+        };
+      },
+    ],
+    [
+      "admin upsert",
+      async () => {
+        const id = newUser("atomic");
+        return {
+          action: "admins.upsert",
+          ok: 201,
+          target: id,
+          call: () => as(superAdmin).put(`/api/admin/admins/${id}`, { email: `${id}@pairly.test`, role: "moderator" }),
+          changed: async (happened) => {
+            const row = await env.DB.prepare("SELECT email, role, active FROM admins WHERE id = ?").bind(id).first();
+            expect(row).toEqual(happened ? { email: `${id}@pairly.test`, role: "moderator", active: 1 } : null);
+            // Only an admin that exists can use the admin API.
+            expect((await as(id).get("/api/admin/messages/search")).status).toBe(happened ? 200 : 403);
+          },
+        };
+      },
+    ],
+    [
+      "admin deactivate",
+      async () => {
+        const id = await createAdmin("support");
+        return {
+          action: "admins.deactivate",
+          ok: 200,
+          target: id,
+          call: () => as(superAdmin).post(`/api/admin/admins/${id}/deactivate`),
+          changed: async (happened) => {
+            expect(await env.DB.prepare("SELECT active FROM admins WHERE id = ?").bind(id).first()).toEqual({ active: happened ? 0 : 1 });
+            expect((await as(id).get("/api/admin/messages/search")).status).toBe(happened ? 403 : 200);
+          },
+        };
+      },
+    ],
+  ];
+
+  it.each(ATOMIC)("%s: a failing audit insert undoes the change; without the sabotage both are written", async (_name, setup) => {
+    const c = await setup();
+    // Sabotage the audit table for this action only: the change's batch must fail as a whole.
+    await env.DB.prepare(
+      `CREATE TRIGGER audit_sabotage BEFORE INSERT ON audit_log WHEN NEW.action = '${c.action}' BEGIN SELECT RAISE(ABORT, 'sabotaged'); END`,
+    ).run();
+    const quiet = vi.spyOn(console, "error").mockImplementation(() => {});
+    let failed: Response;
+    try {
+      failed = await c.call();
+    } finally {
+      quiet.mockRestore();
+      await env.DB.prepare("DROP TRIGGER audit_sabotage").run();
+    }
+    expect(failed.status).toBe(500);
+    const body = await failed.text();
+    expect(JSON.parse(body)).toMatchObject({ error: { code: "internal" } });
+    expect(body).not.toContain("sabotaged");
+    await c.changed(false);
+    expect(await auditRowsOf(failed)).toEqual([]);
+    expect(await count("SELECT 1 FROM audit_log WHERE action = ? AND target_id = ?", c.action, c.target)).toBe(0);
+
+    const res = await c.call();
+    expect(res.status).toBe(c.ok);
+    await c.changed(true);
+    expect(await auditRowsOf(res)).toEqual([
+      expect.objectContaining({ action: c.action, target_id: c.target, admin_id: superAdmin, outcome: "success", status_code: c.ok }),
+    ]);
+    expect(await count("SELECT 1 FROM audit_log WHERE action = ? AND target_id = ?", c.action, c.target)).toBe(1);
+    expect((await json(await as(superAdmin).get("/api/admin/audit-logs/verify"))).ok).toBe(true);
+  });
 });
 
 describe("the audit log is append-only and tamper-evident", () => {
@@ -139,6 +254,39 @@ describe("the audit log is append-only and tamper-evident", () => {
     expect(after?.n).toBe(before?.n);
   });
 
+  it("deleting a row from the middle breaks the link of the row after it (prev_hash_mismatch)", async () => {
+    for (let i = 0; i < 3; i++) await as(superAdmin).get("/api/admin/admins");
+    expect((await json(await as(superAdmin).get("/api/admin/audit-logs/verify"))).ok).toBe(true);
+    const { results: chain } = await env.DB.prepare("SELECT * FROM audit_log ORDER BY pk").all<Record<string, unknown>>();
+    const mid = Math.floor(chain.length / 2);
+    const [victim, next] = [chain[mid], chain[mid + 1]];
+    expect(mid).toBeGreaterThan(0);
+    expect(next).toBeDefined();
+
+    // An attacker with raw SQL access drops the guard and removes a row.
+    await env.DB.prepare("DROP TRIGGER audit_log_no_delete").run();
+    try {
+      await env.DB.prepare("DELETE FROM audit_log WHERE id = ?").bind(victim?.id).run();
+      const broken = await json(await as(superAdmin).get("/api/admin/audit-logs/verify"));
+      expect(broken).toEqual({
+        ok: false,
+        rows_checked: mid,
+        first_broken: { id: next?.id, created_at: next?.created_at, reason: "prev_hash_mismatch" },
+      });
+    } finally {
+      // Put history back exactly as it was (same pk, same content) and the guard with it.
+      const cols = Object.keys(victim ?? {});
+      await env.DB.prepare(`INSERT INTO audit_log (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`)
+        .bind(...cols.map((k) => victim?.[k]))
+        .run();
+      await env.DB.prepare(
+        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'append-only: audit_log'); END",
+      ).run();
+    }
+    expect((await json(await as(superAdmin).get("/api/admin/audit-logs/verify"))).ok).toBe(true);
+    await expect(env.DB.prepare("DELETE FROM audit_log WHERE id = ?").bind(victim?.id).run()).rejects.toThrow(/append-only/);
+  });
+
   it("verify walks the chain: ok, then the first broken row once someone rewrites history", async () => {
     await as(superAdmin).get("/api/admin/admins");
     const ok = await json(await as(superAdmin).get("/api/admin/audit-logs/verify"));
@@ -146,7 +294,11 @@ describe("the audit log is append-only and tamper-evident", () => {
     expect(ok.rows_checked).toBeGreaterThan(1);
 
     // An attacker with raw SQL access drops the guard and edits a row.
-    const victim = await env.DB.prepare("SELECT id FROM audit_log ORDER BY pk LIMIT 1 OFFSET 1").first<{ id: string }>();
+    const victim = await env.DB.prepare("SELECT id, admin_id FROM audit_log ORDER BY pk LIMIT 1 OFFSET 1").first<{
+      id: string;
+      admin_id: string;
+    }>();
+    const victimAdmin = victim?.admin_id;
     await env.DB.prepare("DROP TRIGGER audit_log_no_update").run();
     await env.DB.prepare("UPDATE audit_log SET admin_id = 'someone-else' WHERE id = ?").bind(victim?.id).run();
     const broken = await json(await as(superAdmin).get("/api/admin/audit-logs/verify"));
@@ -155,5 +307,13 @@ describe("the audit log is append-only and tamper-evident", () => {
       rows_checked: 1,
       first_broken: { id: victim?.id, created_at: expect.any(String), reason: "hash_mismatch" },
     });
+
+    // Writing the original value back restores the hash: the chain is whole again, and the guard returns.
+    await env.DB.prepare("UPDATE audit_log SET admin_id = ? WHERE id = ?").bind(victimAdmin, victim?.id).run();
+    await env.DB.prepare(
+      "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'append-only: audit_log'); END",
+    ).run();
+    expect((await json(await as(superAdmin).get("/api/admin/audit-logs/verify"))).ok).toBe(true);
+    await expect(env.DB.prepare("UPDATE audit_log SET admin_id = 'someone-else'").run()).rejects.toThrow(/append-only/);
   });
 });

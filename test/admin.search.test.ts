@@ -83,6 +83,100 @@ describe("GET /api/admin/messages/search", () => {
     expect(tomb).toMatchObject({ is_deleted: true, content: expect.stringContaining("hello") });
   });
 
+  it("q finds a message its sender soft-deleted through the user API only with include_deleted=true", async () => {
+    const { w, alice, m1, m2, m4 } = await world();
+    const del = await as(alice).del(`/api/v2/messages/${m1.id}`);
+    expect(del.status).toBe(200);
+    const visible = await search(`q=${w}zebra`);
+    expect(ids(visible)).toEqual([m4.id, m2.id]);
+    expect(visible.total).toBe(2);
+    expect(ids(await search(`q=${w}zebra&include_deleted=false`))).toEqual([m4.id, m2.id]);
+    expect(ids(await search(`q=${encodeURIComponent(`${w}zebra hello`)}`))).toEqual([]);
+    const withDeleted = await search(`q=${w}zebra&include_deleted=true`);
+    expect(ids(withDeleted)).toEqual([m4.id, m2.id, m1.id]);
+    expect(withDeleted.total).toBe(3);
+    expect(withDeleted.messages[2]).toMatchObject({ id: m1.id, is_deleted: true, content: `hello ${w}zebra from alice` });
+    expect(ids(await search(`q=${encodeURIComponent(`${w}zebra hello`)}&include_deleted=true`))).toEqual([m1.id]);
+  });
+
+  it("applies every filter at once: only the message matching all of them, among decoys that each miss one", async () => {
+    const w = newUser("w").slice(-6);
+    const [alice, bob, carol] = [newUser("alice"), newUser("bob"), newUser("carol")];
+    for (const u of [alice, bob, carol]) await seedCredits(u, 20);
+    const image = { message_type: "image", attachments: [{ url: "https://x.example/k.png", mime_type: "image/png", size_bytes: 10 }] };
+    /** A message shaped like the target, with exactly one thing changed by `differ`. */
+    const make = async (
+      differ: Partial<{ from: string; to: string; word: string; text: boolean; unread: boolean; pending: boolean; at: string }>,
+    ) => {
+      const from = differ.from ?? alice;
+      const to = differ.to ?? bob;
+      const m = await send(from, to, `look ${differ.word ?? `${w}kiwi`} here`, differ.text ? {} : image);
+      if (!differ.unread) expect((await as(to).post("/api/v2/messages/mark-read", { message_ids: [m.id] })).status).toBe(200);
+      if (!differ.pending)
+        expect((await as(mod).post(`/api/admin/messages/${m.id}/moderate`, { moderation_status: "flagged", reason: "x" })).status).toBe(
+          200,
+        );
+      expect((await as(from).del(`/api/v2/messages/${m.id}`)).status).toBe(200);
+      await env.DB.prepare("UPDATE messages SET created_at = ? WHERE id = ?")
+        .bind(differ.at ?? "2021-05-10T12:00:00.000Z", m.id)
+        .run();
+      return m.id as string;
+    };
+    const target = await make({});
+    const decoys = {
+      sender: await make({ from: carol }),
+      receiver: await make({ to: carol }),
+      words: await make({ word: `${w}plum` }),
+      type: await make({ text: true }),
+      status: await make({ unread: true }),
+      moderation: await make({ pending: true }),
+      before: await make({ at: "2021-05-09T23:59:59.999Z" }),
+      after: await make({ at: "2021-05-11T00:00:00.000Z" }),
+    };
+    const filters = {
+      user_id: bob,
+      sender_id: alice,
+      receiver_id: bob,
+      q: `${w}kiwi`,
+      moderation_status: "flagged",
+      message_type: "image",
+      status: "read",
+      from: "2021-05-10",
+      to: "2021-05-10",
+      include_deleted: "true",
+    };
+    const query = (f: Record<string, string>) => new URLSearchParams(f).toString();
+    const all = await search(query(filters));
+    expect(ids(all)).toEqual([target]);
+    expect(all.total).toBe(1);
+    expect(all.messages[0]).toMatchObject({
+      sender_id: alice,
+      receiver_id: bob,
+      message_type: "image",
+      status: "read",
+      moderation_status: "flagged",
+      is_deleted: true,
+      created_at: "2021-05-10T12:00:00.000Z",
+    });
+    // Each decoy is found once the one filter it misses is relaxed, so each filter is what kept it out.
+    const relaxed: [keyof typeof decoys, Partial<typeof filters>][] = [
+      ["sender", { sender_id: undefined }],
+      ["receiver", { receiver_id: undefined, user_id: alice }],
+      ["words", { q: undefined }],
+      ["type", { message_type: undefined }],
+      ["status", { status: undefined }],
+      ["moderation", { moderation_status: undefined }],
+      ["before", { from: "2021-05-09" }],
+      ["after", { to: "2021-05-11" }],
+    ];
+    for (const [decoy, change] of relaxed) {
+      const f = Object.fromEntries(Object.entries({ ...filters, ...change }).filter(([, v]) => v !== undefined)) as Record<string, string>;
+      expect(ids(await search(query(f))).sort(), decoy).toEqual([target, decoys[decoy]].sort());
+    }
+    // All of them deleted: without include_deleted, nothing.
+    expect((await search(query({ ...filters, include_deleted: "false" }))).total).toBe(0);
+  });
+
   it("pages with page and limit, reports total, and cuts content to 200 characters", async () => {
     const { alice, m4 } = await world();
     const p1 = await search(`user_id=${alice}&limit=3&page=1`);

@@ -29,6 +29,12 @@ const ROUTES: [string, string][] = [
   ["GET", "/api/admin/admins"],
 ];
 
+/** An `alg: none` token: the claims, no signature. */
+function unsigned(claims: object): string {
+  const b64 = (o: object) => btoa(JSON.stringify(o)).replaceAll("=", "").replaceAll("+", "-").replaceAll("/", "_");
+  return `${b64({ alg: "none", typ: "JWT" })}.${b64(claims)}.`;
+}
+
 const user = newUser("auth");
 const BAD_TOKENS: [string, () => Promise<string | null>][] = [
   ["no token", async () => null],
@@ -44,14 +50,7 @@ const BAD_TOKENS: [string, () => Promise<string | null>][] = [
   ["a subject outside [A-Za-z0-9_-]", () => tokenFor(user, { sub: "bad sub!" })],
   ["a 65-character subject", () => tokenFor(user, { sub: "x".repeat(65) })],
   ["HS512 instead of HS256", () => tokenFor(user, { alg: "HS512" })],
-  [
-    "alg none",
-    async () => {
-      const b64 = (o: object) => btoa(JSON.stringify(o)).replaceAll("=", "").replaceAll("+", "-").replaceAll("/", "_");
-      const now = Math.floor(Date.now() / 1000);
-      return `${b64({ alg: "none", typ: "JWT" })}.${b64({ sub: user, iss: env.JWT_ISSUER, aud: env.JWT_AUDIENCE, exp: now + 600 })}.`;
-    },
-  ],
+  ["alg none", async () => unsigned({ sub: user, iss: env.JWT_ISSUER, aud: env.JWT_AUDIENCE, exp: Math.floor(Date.now() / 1000) + 600 })],
 ];
 
 describe("401 on every route", () => {
@@ -82,10 +81,17 @@ describe("401 on every route", () => {
 });
 
 describe("production path: JWT_JWKS_URL (RS256 / ES256)", () => {
-  const JWKS_URL = "https://idp.pairly.test/.well-known/jwks.json";
   afterEach(() => vi.unstubAllGlobals());
 
+  type Claims = { alg?: "RS256" | "ES256"; key?: CryptoKey; kid?: string; iss?: string; aud?: string; exp?: number | null };
+  let providers = 0;
+
+  /**
+   * A fresh identity provider with its own keys at its own JWKS URL: src/lib/jwt.ts keeps one key set
+   * per URL for the isolate's life, so a provider sharing a URL would be verified with older keys.
+   */
   async function identityProvider() {
+    const url = `https://idp-${++providers}-${crypto.randomUUID()}.pairly.test/.well-known/jwks.json`;
     const rsa = await generateKeyPair("RS256", { extractable: true });
     const ec = await generateKeyPair("ES256", { extractable: true });
     const keys = [
@@ -94,43 +100,75 @@ describe("production path: JWT_JWKS_URL (RS256 / ES256)", () => {
     ];
     // The identity provider is outside our system: its JWKS endpoint is the one thing stubbed.
     const realFetch = globalThis.fetch;
+    const fetched: string[] = [];
     vi.stubGlobal("fetch", async (input: RequestInfo | URL, init?: RequestInit) => {
-      const url = input instanceof Request ? input.url : String(input);
-      if (url === JWKS_URL) return Response.json({ keys });
+      const target = input instanceof Request ? input.url : String(input);
+      if (target === url) {
+        fetched.push(target);
+        return Response.json({ keys });
+      }
       return realFetch(input, init);
     });
-    const sign = (alg: "RS256" | "ES256", key: CryptoKey, kid: string, sub: string, claims: { iss?: string; aud?: string } = {}) =>
-      new SignJWT({})
-        .setProtectedHeader({ alg, kid })
+    /** A valid token by default; each option changes exactly one thing. */
+    const sign = (sub: string, c: Claims = {}) => {
+      const alg = c.alg ?? "RS256";
+      const jwt = new SignJWT({})
+        .setProtectedHeader({ alg, kid: c.kid ?? (alg === "RS256" ? "rsa-1" : "ec-1") })
         .setSubject(sub)
-        .setIssuer(claims.iss ?? env.JWT_ISSUER)
-        .setAudience(claims.aud ?? env.JWT_AUDIENCE)
-        .setExpirationTime("10m")
-        .sign(key);
-    return { rsa, ec, sign };
+        .setIssuer(c.iss ?? env.JWT_ISSUER)
+        .setAudience(c.aud ?? env.JWT_AUDIENCE);
+      if (c.exp !== null) jwt.setExpirationTime(c.exp ?? Math.floor(Date.now() / 1000) + 600);
+      return jwt.sign(c.key ?? (alg === "RS256" ? rsa.privateKey : ec.privateKey));
+    };
+    const request = (token: string) =>
+      app.request(`${BASE}/api/v2/credits/balance`, { headers: { authorization: `Bearer ${token}` } }, { ...env, JWT_JWKS_URL: url });
+    /** Both algorithms with this provider's own keys: 200 as the subject. */
+    const expectAccepted = async (sub: string) => {
+      for (const alg of ["RS256", "ES256"] as const) {
+        const res = await request(await sign(sub, { alg }));
+        expect(res.status, alg).toBe(200);
+        expect(await json(res), alg).toEqual({ user_id: sub, balance: 0 });
+      }
+    };
+    return { url, fetched, sign, request, expectAccepted };
   }
+  type Idp = Awaited<ReturnType<typeof identityProvider>>;
 
-  const request = (token: string) =>
-    app.request(`${BASE}/api/v2/credits/balance`, { headers: { authorization: `Bearer ${token}` } }, { ...env, JWT_JWKS_URL: JWKS_URL });
-
-  it("accepts RS256 and ES256 tokens signed by the provider's keys", async () => {
+  it("accepts RS256 and ES256 tokens signed by the provider's keys, fetched once from JWT_JWKS_URL", async () => {
     const idp = await identityProvider();
     const sub = newUser("jwks");
-    const rs = await request(await idp.sign("RS256", idp.rsa.privateKey, "rsa-1", sub));
-    expect(rs.status).toBe(200);
-    expect(await json(rs)).toEqual({ user_id: sub, balance: 0 });
-    const es = await request(await idp.sign("ES256", idp.ec.privateKey, "ec-1", sub));
-    expect(es.status).toBe(200);
+    await idp.expectAccepted(sub);
+    expect(idp.fetched).toEqual([idp.url]); // one fetch serves both tokens: the key set is reused, not refetched per request
   });
 
-  it("refuses HS256 tokens (even with the local secret), foreign keys and wrong audiences", async () => {
+  const now = () => Math.floor(Date.now() / 1000);
+  const REJECTED: [string, (idp: Idp, sub: string) => Promise<string>][] = [
+    [
+      "an RS256 token signed by a foreign key under the provider's kid",
+      async (idp, sub) => idp.sign(sub, { alg: "RS256", key: (await generateKeyPair("RS256")).privateKey }),
+    ],
+    [
+      "an ES256 token signed by a foreign key under the provider's kid",
+      async (idp, sub) => idp.sign(sub, { alg: "ES256", key: (await generateKeyPair("ES256")).privateKey }),
+    ],
+    ["a kid the provider never published", (idp, sub) => idp.sign(sub, { kid: "rsa-2" })],
+    ["a wrong audience", (idp, sub) => idp.sign(sub, { aud: "other-api" })],
+    ["a wrong issuer", (idp, sub) => idp.sign(sub, { alg: "ES256", iss: "someone-else" })],
+    ["an expired token", (idp, sub) => idp.sign(sub, { exp: now() - 120 })],
+    ["a token without exp", (idp, sub) => idp.sign(sub, { exp: null })],
+    ["a subject outside [A-Za-z0-9_-]", (idp) => idp.sign("bad sub!")],
+    ["HS256 signed with the local JWT_SECRET", (_idp, sub) => tokenFor(sub)],
+    ["alg none", async (_idp, sub) => unsigned({ sub, iss: env.JWT_ISSUER, aud: env.JWT_AUDIENCE, exp: now() + 600 })],
+  ];
+
+  it.each(REJECTED)("refuses %s with 401, while the provider's valid tokens pass", async (_name, make) => {
     const idp = await identityProvider();
     const sub = newUser("jwks");
-    expect((await request(await tokenFor(sub))).status).toBe(401);
-    const stranger = await generateKeyPair("RS256");
-    expect((await request(await idp.sign("RS256", stranger.privateKey, "rsa-1", sub))).status).toBe(401);
-    expect((await request(await idp.sign("RS256", idp.rsa.privateKey, "rsa-1", sub, { aud: "nope" }))).status).toBe(401);
-    expect((await request(await idp.sign("ES256", idp.ec.privateKey, "ec-1", sub, { iss: "evil" }))).status).toBe(401);
+    await idp.expectAccepted(sub); // the same provider, keys and claims: only the one difference below
+    const res = await idp.request(await make(idp, sub));
+    expect(res.status).toBe(401);
+    expect(await json(res)).toEqual({ error: { code: "unauthorized", message: expect.any(String) } });
+    expect(res.headers.get("www-authenticate")).toContain("Bearer");
   });
 });
 

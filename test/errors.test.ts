@@ -127,6 +127,38 @@ describe("service endpoints", () => {
     expect(await json(res)).toEqual({ ok: true });
   });
 
+  const d1Down = () => new Error("D1_ERROR: Network connection lost: SELECT 1");
+  const unreachable = () => Promise.reject(d1Down());
+  it.each([
+    [
+      "refuses to prepare any statement",
+      {
+        prepare() {
+          throw d1Down();
+        },
+      },
+    ],
+    [
+      "fails every statement it runs",
+      {
+        prepare() {
+          return { bind: () => ({ run: unreachable, all: unreachable, raw: unreachable, first: unreachable }) };
+        },
+      },
+    ],
+  ])("GET /healthz answers 503 {ok: false} when D1 %s, and 200 again with the real D1", async (_name, DB) => {
+    const broken = { ...env, DB } as unknown as Env;
+    const res = await app.request(`${BASE}/healthz`, {}, broken);
+    expect(res.status).toBe(503);
+    const text = await res.text();
+    expect(JSON.parse(text)).toEqual({ ok: false });
+    expect(text).not.toMatch(/D1_ERROR|SELECT/);
+    // The same request through the same app, only the binding differs.
+    const healthy = await app.request(`${BASE}/healthz`, {}, env);
+    expect(healthy.status).toBe(200);
+    expect(await json(healthy)).toEqual({ ok: true });
+  });
+
   it("GET / answers with a page", async () => {
     const res = await call("GET", "/");
     expect(res.status).toBe(200);

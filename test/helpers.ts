@@ -8,7 +8,7 @@ import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { SignJWT } from "jose";
 import { dbOf } from "../src/db/client";
 import { grantStatements } from "../src/db/credits";
-import { newId } from "../src/lib/ids";
+import { conversationIdOf, newId } from "../src/lib/ids";
 
 export const db = dbOf(env.DB);
 export const BASE = "http://pairly.test";
@@ -85,6 +85,13 @@ export async function balanceOf(userId: string): Promise<number> {
   return row?.balance ?? 0;
 }
 
+/** The conversation of two users as stored: its seq high-water mark and last activity (null before the first message). */
+export async function conversationOf(a: string, b: string) {
+  return env.DB.prepare("SELECT last_seq, last_activity_at FROM conversations WHERE id = ?")
+    .bind(conversationIdOf(a, b))
+    .first<{ last_seq: number; last_activity_at: string }>();
+}
+
 export async function count(sql: string, ...params: unknown[]): Promise<number> {
   const row = await env.DB.prepare(`SELECT COUNT(*) AS n FROM (${sql})`)
     .bind(...params)
@@ -122,4 +129,12 @@ export async function planOf(query: { toSQL(): { sql: string; params: unknown[] 
     .bind(...q.params)
     .all<{ detail: string }>();
   return results.map((r) => r.detail);
+}
+
+/** The audit rows one request left, found by the X-Request-Id its response carries (oldest first). */
+export async function auditRowsOf(res: Response): Promise<Record<string, unknown>[]> {
+  const { results } = await env.DB.prepare("SELECT * FROM audit_log WHERE request_id = ? ORDER BY pk")
+    .bind(res.headers.get("x-request-id"))
+    .all<Record<string, unknown>>();
+  return results;
 }

@@ -1,7 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { exportPage, searchPage } from "../src/db/admin-messages";
 import { ledgerPage } from "../src/db/credits";
-import { changedSinceQuery, clientIdQuery, conversationQuery, createdAtUpToQuery, historyPage, unreadQuery } from "../src/db/messages";
+import {
+  changedSinceQuery,
+  clientIdQuery,
+  conversationQuery,
+  createdAtUpToQuery,
+  historyPage,
+  idIn,
+  unreadQuery,
+} from "../src/db/messages";
+import { messages } from "../src/db/schema";
 import { db, planOf } from "./helpers";
 
 /** A plan that scans a table without an index reads every row: the hot paths must never do that. */
@@ -47,6 +56,12 @@ describe("hot queries use indexes (EXPLAIN QUERY PLAN)", () => {
     const changed = (await planOf(changedSinceQuery(db, "a:b", 7, "2026-11-01T00:00:00.000Z", 501))).join("\n");
     expect(changed).toMatch(/SEARCH messages USING INDEX messages_conversation_updated_idx \(conversation_id=\? AND updated_at>\?\)/);
     expect(changed).not.toContain("TEMP B-TREE");
+  });
+
+  it("receipts for up to 100 ids: one bound JSON array, each id looked up in the unique id index", async () => {
+    const ids = Array.from({ length: 100 }, (_, i) => `msg_${i}`);
+    const plan = (await planOf(db.select().from(messages).where(idIn(ids)))).join("\n");
+    expect(plan).toMatch(/SEARCH messages USING INDEX messages_id_unique \(id=\?\)/);
   });
 
   it("ledger page: (user_id, pk)", async () => {

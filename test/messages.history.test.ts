@@ -132,6 +132,32 @@ describe("GET /conversations", () => {
     expect(p1View.conversations).toEqual([expect.objectContaining({ partner_id: me, unread_count: 0 })]);
   });
 
+  it("shows a deleted last message as a tombstone, to both sides, without its content", async () => {
+    const { alice, bob } = await pair(2);
+    await send(alice, bob, "first");
+    const last = await send(alice, bob, "regret this", { metadata: { secret: "meta-regret" } });
+    expect((await as(alice).del(`/api/v2/messages/${last.id}`)).status).toBe(200);
+    for (const [viewer, partner, unread] of [
+      [alice, bob, 0],
+      [bob, alice, 1],
+    ] as const) {
+      const body = await json(await as(viewer).get("/api/v2/messages/conversations"));
+      expect(body.conversations).toHaveLength(1);
+      const [conversation] = body.conversations;
+      expect(conversation).toMatchObject({ partner_id: partner, unread_count: unread, last_activity_at: last.created_at });
+      expect(conversation.last_message).toMatchObject({
+        id: last.id,
+        seq: 2,
+        is_deleted: true,
+        deleted_at: expect.any(String),
+        content: null,
+        attachments: [],
+        metadata: {},
+      });
+      expect(JSON.stringify(body)).not.toMatch(/regret this|meta-regret/);
+    }
+  });
+
   it("pages with a cursor and with skip", async () => {
     const me = newUser("me");
     await seedCredits(me, 5);

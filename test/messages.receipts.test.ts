@@ -78,16 +78,35 @@ describe("POST /mark-read", () => {
     expect(await json(stranger)).toEqual({ success: true, marked_count: 0 });
   });
 
+  const others = (n: number) => Array.from({ length: n }, (_, i) => `msg_other${i}`);
   it.each([
-    ["no ids", { message_ids: [] }],
-    ["101 ids", { message_ids: Array.from({ length: 101 }, (_, i) => `msg_${i}`) }],
-    ["ids that are not strings", { message_ids: [1, 2] }],
-    ["an unknown field", { message_ids: ["msg_1"], all: true }],
-    ["no body field", {}],
-  ])("rejects %s with 400", async (_name, body) => {
-    const res = await as(newUser()).post(MARK_READ, body);
+    ["no ids", () => ({ message_ids: [] }), "message_ids"],
+    ["101 ids", (id: string) => ({ message_ids: [id, ...others(100)] }), "message_ids"],
+    ["ids that are not strings", (id: string) => ({ message_ids: [id, 2] }), "message_ids.1"],
+    ["an id with characters no id has", (id: string) => ({ message_ids: [id, "msg 1; DROP"] }), "message_ids.1"],
+    ["an id over 64 characters", (id: string) => ({ message_ids: [id, `msg_${"x".repeat(61)}`] }), "message_ids.1"],
+    ["message_ids that is not a list", (id: string) => ({ message_ids: id }), "message_ids"],
+    ["an unknown field", (id: string) => ({ message_ids: [id], all: true }), "all"],
+    ["no body field", () => ({}), "message_ids"],
+  ])("rejects %s with 400 naming the field, and the caller's unread message stays unread", async (_name, body, field) => {
+    const { alice, bob } = await pair(1);
+    const m = await send(alice, bob);
+    const res = await as(bob).post(MARK_READ, body(m.id));
     expect(res.status).toBe(400);
-    expect(await json(res)).toMatchObject({ error: { code: "validation_failed", details: expect.any(Object) } });
+    const { error } = await json(res);
+    expect(error).toMatchObject({ code: "validation_failed", details: expect.any(Object) });
+    expect(Object.keys(error.details)).toContain(field);
+    expect(await row(m.id)).toMatchObject({ status: "sent", delivered_at: null, read_at: null });
+    expect(await json(await as(bob).get(UNREAD))).toEqual({ unread_count: 1 });
+  });
+
+  it("accepts exactly 100 ids", async () => {
+    const { alice, bob } = await pair(1);
+    const m = await send(alice, bob);
+    const res = await as(bob).post(MARK_READ, { message_ids: [m.id, ...others(99)] });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ success: true, marked_count: 1 });
+    expect(await row(m.id)).toMatchObject({ status: "read", read_at: expect.any(String) });
   });
 });
 
@@ -137,6 +156,20 @@ describe("DELETE /{message_id}", () => {
     expect((await as(newUser()).del(`/api/v2/messages/${m.id}`)).status).toBe(404);
     expect((await as(alice).del("/api/v2/messages/msg_nope")).status).toBe(404);
     expect(await row(m.id)).toMatchObject({ is_deleted: 0 });
+  });
+
+  it("mark-delivered on a deleted message: 200 with the unchanged tombstone for the receiver; 403 and 404 as before", async () => {
+    const { alice, bob } = await pair(1);
+    const m = await send(alice, bob, "gone soon");
+    const tomb = await json(await as(alice).del(`/api/v2/messages/${m.id}`));
+    const res = await as(bob).post(delivered(m.id));
+    expect(res.status).toBe(200);
+    const body = await json(res);
+    expect(body).toEqual({ ...tomb, content: null, attachments: [], metadata: {}, status: "sent", delivered_at: null });
+    expect(JSON.stringify(body)).not.toContain("gone soon");
+    expect(await row(m.id)).toMatchObject({ status: "sent", delivered_at: null, read_at: null, is_deleted: 1 });
+    expect((await as(alice).post(delivered(m.id))).status).toBe(403);
+    expect((await as(newUser()).post(delivered(m.id))).status).toBe(404);
   });
 
   it("a deleted message takes no receipts", async () => {

@@ -1,9 +1,38 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../src/app";
-import { as, BASE, balanceOf, count, json, newUser, pair, seedCredits, tokenFor } from "./helpers";
+import { as, BASE, balanceOf, conversationOf, count, json, newUser, pair, seedCredits, send, tokenFor } from "./helpers";
 
 const SEND = "/api/v2/messages/send";
+
+/** Everything a send writes for this sender and pair; a refused send must leave all of it as it was. */
+async function stateOf(sender: string, receiver: string) {
+  const members = await env.DB.prepare(
+    "SELECT user_id, last_activity_at FROM conversation_members WHERE user_id IN (?, ?) ORDER BY user_id",
+  )
+    .bind(sender, receiver)
+    .all();
+  return {
+    balance: await env.DB.prepare("SELECT balance, updated_at FROM credit_balances WHERE user_id = ?").bind(sender).first(),
+    ledger: await count("SELECT 1 FROM credit_transactions WHERE user_id = ?", sender),
+    messages: await count("SELECT 1 FROM messages WHERE sender_id IN (?, ?) AND receiver_id IN (?, ?)", sender, receiver, sender, receiver),
+    conversation: await conversationOf(sender, receiver),
+    members: members.results,
+  };
+}
+
+/** A send through the app with another MESSAGE_COST (the setting is read per request). */
+async function sendCosting(cost: number, from: string, body: Record<string, unknown>) {
+  return app.request(
+    `${BASE}${SEND}`,
+    {
+      method: "POST",
+      headers: { authorization: `Bearer ${await tokenFor(from)}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    },
+    { ...env, MESSAGE_COST: String(cost) },
+  );
+}
 
 describe("POST /send", () => {
   it("stores the message, charges one credit and writes one ledger row, all linked", async () => {
@@ -89,17 +118,59 @@ describe("POST /send", () => {
     expect(await count("SELECT 1 FROM conversations WHERE id LIKE ?", `%${alice}%`)).toBe(0);
   });
 
+  it("refuses with 402 when the balance is spent, leaving balance, ledger, messages and the conversation's seq as they were", async () => {
+    const { alice, bob } = await pair(2);
+    await seedCredits(bob, 1);
+    await send(alice, bob, "one");
+    await send(bob, alice, "reply");
+    await send(alice, bob, "two");
+    const before = await stateOf(alice, bob);
+    // Alice has a balance row at 0, a ledger and a conversation at seq 3.
+    expect(before).toMatchObject({ balance: { balance: 0 }, ledger: 3, messages: 3, conversation: { last_seq: 3 } });
+    const res = await as(alice).post(SEND, { receiver_id: bob, content: "three", client_message_id: "broke-1" });
+    expect(res.status).toBe(402);
+    expect(await json(res)).toEqual({ error: { code: "insufficient_credits", message: expect.any(String), details: { required: 1 } } });
+    expect(await stateOf(alice, bob)).toEqual(before);
+    // Once paid for, the same send takes the next number (none was burnt) and its client_message_id is still free.
+    await seedCredits(alice, 1);
+    expect(await send(alice, bob, "three", { client_message_id: "broke-1" })).toMatchObject({ seq: 4, content: "three" });
+  });
+
+  it("refuses with 402 when the balance is above zero but below MESSAGE_COST, and changes nothing", async () => {
+    const { alice, bob } = await pair(3);
+    await send(alice, bob, "first");
+    const before = await stateOf(alice, bob);
+    expect(before).toMatchObject({ balance: { balance: 2 }, ledger: 2, messages: 1, conversation: { last_seq: 1 } });
+    const res = await sendCosting(3, alice, { receiver_id: bob, content: "too dear" });
+    expect(res.status).toBe(402);
+    expect(await json(res)).toMatchObject({ error: { code: "insufficient_credits", details: { required: 3 } } });
+    expect(await stateOf(alice, bob)).toEqual(before);
+    // The same send at a price the balance covers goes through and takes all of it.
+    const paid = await sendCosting(2, alice, { receiver_id: bob, content: "affordable" });
+    expect(paid.status).toBe(201);
+    expect(await json(paid)).toMatchObject({ credits_cost: 2, seq: 2 });
+    expect(await balanceOf(alice)).toBe(0);
+  });
+
   it("20 parallel sends with 5 credits: exactly 5 messages, balance 0, 15 × 402, seq 1..5", async () => {
     const { alice, bob } = await pair(5);
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => as(alice).post(SEND, { receiver_id: bob, content: `m${i}` })));
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 201)).toHaveLength(5);
     expect(statuses.filter((s) => s === 402)).toHaveLength(15);
+    const refusals = await Promise.all(results.filter((r) => r.status === 402).map((r) => json(r)));
+    expect(refusals).toEqual(
+      Array(15).fill({ error: { code: "insufficient_credits", message: expect.any(String), details: { required: 1 } } }),
+    );
     expect(await balanceOf(alice)).toBe(0);
     expect(await count("SELECT 1 FROM messages WHERE sender_id = ?", alice)).toBe(5);
     expect(await count("SELECT 1 FROM credit_transactions WHERE user_id = ? AND kind = 'message'", alice)).toBe(5);
     const seqs = (await Promise.all(results.filter((r) => r.status === 201).map((r) => json(r)))).map((m) => m.seq).sort();
     expect(seqs).toEqual([1, 2, 3, 4, 5]);
+    // What is stored agrees: the refused 15 took no number, the high-water mark is exactly 5.
+    expect((await conversationOf(alice, bob))?.last_seq).toBe(5);
+    const stored = await env.DB.prepare("SELECT seq FROM messages WHERE sender_id = ? ORDER BY seq").bind(alice).all<{ seq: number }>();
+    expect(stored.results.map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
   });
 
   it("seq is gapless per conversation under parallel sends from both sides", async () => {
@@ -157,12 +228,16 @@ describe("POST /send", () => {
     expect([a.status, b.status]).toEqual([201, 201]);
   });
 
-  it("rejects sending to yourself with 400 and charges nothing", async () => {
+  it("rejects sending to yourself with 400, storing and charging nothing", async () => {
     const { alice } = await pair(3);
     const res = await as(alice).post(SEND, { receiver_id: alice, content: "me" });
     expect(res.status).toBe(400);
     expect(await json(res)).toMatchObject({ error: { code: "validation_failed", details: { receiver_id: expect.any(Array) } } });
     expect(await balanceOf(alice)).toBe(3);
+    expect(await count("SELECT 1 FROM messages WHERE sender_id = ? OR receiver_id = ?", alice, alice)).toBe(0);
+    expect(await count("SELECT 1 FROM credit_transactions WHERE user_id = ?", alice)).toBe(1); // the grant only
+    expect(await conversationOf(alice, alice)).toBeNull();
+    expect(await count("SELECT 1 FROM conversation_members WHERE user_id = ?", alice)).toBe(0);
   });
 
   it.each([
@@ -184,7 +259,45 @@ describe("POST /send", () => {
       { attachments: Array.from({ length: 11 }, () => ({ url: "https://x.example/a", mime_type: "image/png", size_bytes: 1 })) },
       "attachments",
     ],
+    ["an attachment without mime_type", { attachments: [{ url: "https://x.example/a", size_bytes: 1 }] }, "attachments.0.mime_type"],
+    [
+      "an attachment whose mime_type is not type/subtype",
+      { attachments: [{ url: "https://x.example/a", mime_type: "jpeg", size_bytes: 1 }] },
+      "attachments.0.mime_type",
+    ],
+    [
+      "an attachment whose mime_type has a space",
+      { attachments: [{ url: "https://x.example/a", mime_type: "image/ png", size_bytes: 1 }] },
+      "attachments.0.mime_type",
+    ],
+    ["an ftp attachment", { attachments: [{ url: "ftp://x.example/a", mime_type: "image/png", size_bytes: 1 }] }, "attachments.0.url"],
+    [
+      "an attachment url that is not a URL",
+      { attachments: [{ url: "x.example/a", mime_type: "image/png", size_bytes: 1 }] },
+      "attachments.0.url",
+    ],
+    [
+      "a second attachment with an http url",
+      {
+        attachments: [
+          { url: "https://x.example/a", mime_type: "image/png", size_bytes: 1 },
+          { url: "http://x.example/b", mime_type: "image/png", size_bytes: 1 },
+        ],
+      },
+      "attachments.1.url",
+    ],
     ["metadata over 2 KiB", { metadata: { blob: "x".repeat(2100) } }, "metadata"],
+    ["metadata of 2049 bytes", { metadata: { b: "x".repeat(2041) } }, "metadata"],
+    ["metadata over 2 KiB in bytes, not characters", { metadata: { b: "é".repeat(1021) } }, "metadata"],
+    ["metadata that is an array", { metadata: [1, 2] }, "metadata"],
+    ["metadata that is a string", { metadata: "{}" }, "metadata"],
+    ["metadata that is null", { metadata: null }, "metadata"],
+    ["a client_message_id over 64 characters", { client_message_id: "c".repeat(65) }, "client_message_id"],
+    ["a client_message_id with a space", { client_message_id: "retry 1" }, "client_message_id"],
+    ["a client_message_id with a non-ASCII character", { client_message_id: "café-1" }, "client_message_id"],
+    ["a client_message_id with a control character", { client_message_id: "a\tb" }, "client_message_id"],
+    ["an empty client_message_id", { client_message_id: "" }, "client_message_id"],
+    ["a client_message_id that is not a string", { client_message_id: 42 }, "client_message_id"],
     ["a bad receiver id", { receiver_id: "no spaces allowed" }, "receiver_id"],
   ])("rejects %s with 400 and per-field details, changing nothing", async (_name, patch, field) => {
     const { alice, bob } = await pair(3);
@@ -195,6 +308,17 @@ describe("POST /send", () => {
     expect(Object.keys(body.error.details)).toContain(field);
     expect(await balanceOf(alice)).toBe(3);
     expect(await count("SELECT 1 FROM messages WHERE sender_id = ?", alice)).toBe(0);
+  });
+
+  it("accepts the limits exactly: 2048 bytes of metadata and a 64-character client_message_id of printable ASCII", async () => {
+    const { alice, bob } = await pair(1);
+    const metadata = { b: "x".repeat(2040) };
+    expect(new TextEncoder().encode(JSON.stringify(metadata)).length).toBe(2048);
+    const clientMessageId = `~!#$%&'()*+,-./:;<=>?@[]^_\`{|}`.padEnd(64, "z");
+    const res = await as(alice).post(SEND, { receiver_id: bob, content: "at the limit", metadata, client_message_id: clientMessageId });
+    expect(res.status).toBe(201);
+    expect(await json(res)).toMatchObject({ metadata, client_message_id: clientMessageId });
+    expect(await balanceOf(alice)).toBe(0);
   });
 
   it("counts 4000 emoji as 4000 characters (code points, not UTF-16 units)", async () => {

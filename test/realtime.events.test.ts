@@ -1,6 +1,8 @@
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { as, json, newUser, pair, seedCredits, send } from "./helpers";
-import { openSocket, type TestSocket, upgrade } from "./sockets";
+import { conversationIdOf } from "../src/lib/ids";
+import { as, json, newUser, pair, seedCredits, send, tokenFor } from "./helpers";
+import { openSocket, TestSocket, upgrade, wsUrl } from "./sockets";
 
 /** alice and bob, two devices each, on their conversation; opening presences consumed. */
 async function fourDevices(credits = 10) {
@@ -163,25 +165,35 @@ describe("socket frames", () => {
     carolInBob.close();
   });
 
+  // Each frame names a real unread message, so "nothing changed" is something that could have changed.
   it.each([
-    ["not JSON", "{nope", "validation_failed"],
-    ["an unknown type", { type: "dance" }, "validation_failed"],
-    ["wrong fields", { type: "typing", state: "maybe" }, "validation_failed"],
-    ["an extra field", { type: "ping", x: 1 }, "validation_failed"],
-    ["an empty read", { type: "read", message_ids: [] }, "validation_failed"],
-    ["over 4 KiB", JSON.stringify({ type: "read", message_ids: ["x".repeat(4200)] }), "payload_too_large"],
-  ])("%s → an error event, nothing changed, the socket stays open", async (_name, frame, code) => {
+    ["not JSON", (id: string) => `{"type":"read","message_ids":["${id}"]`, "validation_failed"],
+    ["an unknown type", (id: string) => ({ type: "dance", message_ids: [id] }), "validation_failed"],
+    ["wrong fields", (id: string) => ({ type: "read", message_id: id }), "validation_failed"],
+    ["an extra field", (id: string) => ({ type: "read", message_ids: [id], status: "read" }), "validation_failed"],
+    ["an empty read", () => ({ type: "read", message_ids: [] }), "validation_failed"],
+    ["over 4 KiB", (id: string) => ({ type: "read", message_ids: [id], pad: "x".repeat(4200) }), "payload_too_large"],
+  ])("%s → an error event, nothing changed, the socket stays open", async (_name, frameOf, code) => {
     const { alice, bob } = await pair(1);
     const m = await send(alice, bob);
     const s = await openSocket(bob, { partner: alice });
+    const sender = await openSocket(alice, { partner: bob });
     await s.drain();
-    s.send(frame);
+    await sender.drain();
+    s.send(frameOf(m.id));
     expect(await s.nextOf("error")).toMatchObject({ type: "error", code, message: expect.any(String) });
+    expect(await sender.drain()).toEqual([]);
+    expect((await json(await as(alice).get(`/api/v2/messages/conversation/${bob}`))).messages[0]).toMatchObject({
+      id: m.id,
+      status: "sent",
+      read_at: null,
+    });
     // Still open and working.
     s.send({ type: "read", message_ids: [m.id] });
     expect(await s.nextOf("message.status")).toMatchObject({ message_id: m.id, status: "read" });
     expect(s.closed).toBeNull();
     s.close();
+    sender.close();
   });
 
   it("ping → pong", async () => {
@@ -194,21 +206,57 @@ describe("socket frames", () => {
     s.close();
   });
 
-  it("frames are rate-limited per socket: a typing flood fans out once", async () => {
+  it("frames are rate-limited per socket: a start/stop flood reaches the partner only up to the bucket", async () => {
     const { alice, bob } = await pair(0);
     const flooder = await openSocket(alice, { partner: bob });
     const watcher = await openSocket(bob, { partner: alice });
     await flooder.drain();
     await watcher.drain();
-    for (let i = 0; i < 60; i++) flooder.send({ type: "typing", state: "start" });
-    // The bucket holds 20 frames: the flood is refused long before its end...
+    // Every one of these would fan out (start, stop, start, ...) if nothing limited them.
+    for (let i = 0; i < 200; i++) flooder.send({ type: "typing", state: i % 2 === 0 ? "start" : "stop" });
     expect(await flooder.nextOf("error")).toMatchObject({ code: "rate_limited" });
-    // ...and only the first frame changed anything the partner can see.
+    // A ping queues behind the flood on the same socket; once one is let through (the bucket
+    // refills at 5/s) and answered, every flood frame has been handled.
+    for (let answered = false; !answered; ) {
+      flooder.send('{"type": "ping"}');
+      answered = await flooder.nextOf("pong", 400).then(
+        () => true,
+        () => false,
+      );
+    }
     const seen = await watcher.drain();
-    expect(seen).toEqual([{ type: "typing", user_id: alice, state: "start" }]);
+    // The bucket holds 20 frames (refilling 5/s): the partner sees a few dozen at most, never 200.
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.length).toBeLessThan(60);
+    expect(seen.every((e) => e.type === "typing" && e.user_id === alice)).toBe(true);
     expect(flooder.closed).toBeNull();
     flooder.close();
     watcher.close();
+  });
+
+  it("the user a socket belongs to comes from its token only: forged internal headers are ignored", async () => {
+    const { alice, bob } = await pair(2);
+    const mallory = newUser("mallory");
+    const bobSocket = await openSocket(bob, { partner: alice });
+    await bobSocket.drain();
+    const res = await exports.default.fetch(wsUrl({ partner: bob }), {
+      headers: {
+        upgrade: "websocket",
+        authorization: `Bearer ${await tokenFor(mallory)}`,
+        "x-pairly-user": alice,
+        "x-pairly-scope": conversationIdOf(alice, bob),
+      },
+    });
+    expect(res.status).toBe(101);
+    res.webSocket?.accept();
+    const forged = new TestSocket(res.webSocket as WebSocket);
+    await send(alice, bob, "private");
+    expect((await bobSocket.nextOf("message.new")).message.content).toBe("private");
+    // Mallory landed in her own conversation with bob: alice's never hears of her, she hears nothing of it.
+    expect((await forged.drain()).filter((e) => e.type !== "presence")).toEqual([]);
+    expect(await bobSocket.drain()).toEqual([]);
+    forged.close();
+    bobSocket.close();
   });
 });
 

@@ -1,7 +1,8 @@
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { findById } from "../src/db/messages";
-import { type ConversationRoom, EVENT_LOG_RETENTION } from "../src/durable-objects/conversation-room";
+import { type ConversationRoom, EVENT_LOG_RETENTION, TYPING_TTL_MS } from "../src/durable-objects/conversation-room";
 import { as, db, json, pair, seedCredits, send } from "./helpers";
 import { openSocket, roomStub } from "./sockets";
 
@@ -33,8 +34,13 @@ describe("typing", () => {
     const partner = await openSocket(bob, { partner: alice });
     await typist.drain();
     await partner.drain();
+    const before = Date.now();
     typist.send({ type: "typing", state: "start" });
     expect(await partner.nextOf("typing")).toEqual({ type: "typing", user_id: alice, state: "start" });
+    // The alarm is set for the typing deadline, about 5 s out.
+    const alarmAt = await runInDurableObject(roomStub(alice, bob), (_room: ConversationRoom, state) => state.storage.getAlarm());
+    expect(alarmAt).toBeGreaterThanOrEqual(before + TYPING_TTL_MS);
+    expect(alarmAt).toBeLessThanOrEqual(Date.now() + TYPING_TTL_MS);
     // The deadline lives in storage and an alarm; fire it now instead of sleeping 5 s.
     expect(await runDurableObjectAlarm(roomStub(alice, bob))).toBe(true);
     expect(await partner.nextOf("typing")).toEqual({ type: "typing", user_id: alice, state: "stop" });
@@ -183,7 +189,8 @@ describe("resume with since", () => {
     if (!row) throw new Error("no row");
     const stub = roomStub(alice, bob);
     const kept = await runInDurableObject(stub, async (room: ConversationRoom, state) => {
-      for (let i = 0; i < EVENT_LOG_RETENTION + 5; i++) await room.publish(row.conversationId, [{ type: "message.moderated", message: row }]);
+      for (let i = 0; i < EVENT_LOG_RETENTION + 5; i++)
+        await room.publish(row.conversationId, [{ type: "message.moderated", message: row }]);
       return state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM events").one().n;
     });
     expect(kept).toBe(EVENT_LOG_RETENTION);
@@ -236,5 +243,20 @@ describe("hibernation", () => {
     expect(history.messages[0]).toMatchObject({ id: m.id, status: "read" });
     aliceSocket.close();
     bobSocket.close();
+  });
+
+  it("an inbox evicted between two messages still delivers them with the new count", async () => {
+    const { alice, bob } = await pair(5);
+    const inbox = await openSocket(bob);
+    expect(await inbox.nextOf("unread")).toEqual({ type: "unread", unread_count: 0 });
+    await send(alice, bob, "one");
+    expect((await inbox.drain()).map((e) => e.type)).toEqual(["message.new", "unread"]);
+    await evictDurableObject(env.INBOX.getByName(bob));
+    await send(alice, bob, "two");
+    expect(await inbox.drain()).toEqual([
+      { type: "message.new", message: expect.objectContaining({ content: "two", seq: 2 }) },
+      { type: "unread", unread_count: 2 },
+    ]);
+    inbox.close();
   });
 });

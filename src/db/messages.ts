@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, gte, inArray, lt, lte, ne, sql } from "drizzle-orm";
+import { and, desc, eq, gt, gte, lt, lte, ne, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import type { Db } from "./client";
 import { constraintOf } from "./constraints";
@@ -160,9 +160,16 @@ export const changedSinceQuery = (db: Db, conversationId: string, seq: number, s
 export const changedSince = (db: Db, conversationId: string, seq: number, since: string, limit: number): Promise<MessageRow[]> =>
   changedSinceQuery(db, conversationId, seq, since, limit);
 
+/**
+ * `id IN (...)` for any number of ids as ONE bound parameter (a JSON array): D1 allows at most 100
+ * bound values per statement, which a 100-id receipt plus its other conditions would exceed.
+ * SQLite still looks each id up in `messages_id_unique`.
+ */
+export const idIn = (ids: string[]) => sql`${messages.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`;
+
 export async function messagesByIds(db: Db, ids: string[]): Promise<MessageRow[]> {
   if (ids.length === 0) return [];
-  return db.select().from(messages).where(inArray(messages.id, ids));
+  return db.select().from(messages).where(idIn(ids));
 }
 
 export async function lastSeqOf(db: Db, conversationId: string): Promise<number> {
@@ -244,15 +251,7 @@ export async function markRead(db: Db, ids: string[], receiverId: string, now: s
       deliveredAt: sql`coalesce(${messages.deliveredAt}, ${now})`,
       updatedAt: now,
     })
-    .where(
-      and(
-        inArray(messages.id, ids),
-        eq(messages.receiverId, receiverId),
-        inConversation(conversationId),
-        ne(messages.status, "read"),
-        RECEIPTABLE,
-      ),
-    )
+    .where(and(idIn(ids), eq(messages.receiverId, receiverId), inConversation(conversationId), ne(messages.status, "read"), RECEIPTABLE))
     .returning();
 }
 
@@ -267,15 +266,7 @@ export async function markManyDelivered(
   return db
     .update(messages)
     .set({ status: "delivered", deliveredAt: now, updatedAt: now })
-    .where(
-      and(
-        inArray(messages.id, ids),
-        eq(messages.receiverId, receiverId),
-        inConversation(conversationId),
-        eq(messages.status, "sent"),
-        RECEIPTABLE,
-      ),
-    )
+    .where(and(idIn(ids), eq(messages.receiverId, receiverId), inConversation(conversationId), eq(messages.status, "sent"), RECEIPTABLE))
     .returning();
 }
 

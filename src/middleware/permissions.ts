@@ -3,8 +3,9 @@ import { createMiddleware } from "hono/factory";
 import { adminWithPermissions } from "../db/admins";
 import type { Permission } from "../db/schema";
 import type { AppEnv } from "../env";
-import { AppError } from "../errors";
+import { AppError, errorCodeOf } from "../errors";
 import { type AuditEvent, type AuditScope, recordAudit } from "../services/audit";
+import { limitBody } from "./body-limit";
 
 function scopeOf(
   c: { req: { header(name: string): string | undefined }; get(key: "requestId"): string },
@@ -54,7 +55,7 @@ export const requireAdmin = () =>
     if (!scope.written) await recordAudit(db, scope, outcomeOf(c, scope));
   });
 
-/** One admin route: names the audited action and target, and checks the role's permission. */
+/** One admin route: names the audited action and target, checks the role's permission, then limits the body. */
 export const requirePermission = (permission: Permission, action: string, target?: (params: Record<string, string>) => AuditEvent) =>
   createMiddleware<AppEnv>(async function requirePermission(c, next) {
     const scope = c.var.audit;
@@ -64,13 +65,13 @@ export const requirePermission = (permission: Permission, action: string, target
       scope.details = { permission };
       throw deny(`Requires the ${permission} permission`);
     }
-    await next();
+    await limitBody(c, next);
   });
 
 /** How a call that wrote no row of its own ended, as its audit row tells it. */
 function outcomeOf(c: Context<AppEnv>, scope: AuditScope): AuditEvent {
   const status = c.res.status;
-  const error = c.error && (c.error instanceof AppError ? c.error.code : "internal");
+  const error = errorCodeOf(status, c.error);
   const query = Object.fromEntries(new URL(c.req.url).searchParams);
   return {
     ...scope.target,
