@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { sql } from "drizzle-orm";
+import { logError } from "../lib/log";
 import { createRouter, jsonOf } from "./openapi";
 
 const healthz = createRoute({
@@ -17,7 +18,9 @@ export const healthRoutes = createRouter().openapi(healthz, async (c) => {
   try {
     await c.var.db.run(sql`SELECT 1`);
     return c.json({ ok: true as const }, 200);
-  } catch {
+  } catch (err) {
+    // The body stays bare (load balancers read the status); the reason goes to the log.
+    logError("healthz.d1_failed", err, { requestId: c.get("requestId") });
     return c.json({ ok: false as const }, 503);
   }
 });
