@@ -11,6 +11,7 @@ export default defineConfig(async () => ({
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           JWT_SECRET: "test-secret-0123456789abcdef-0123456789abcdef",
+          AUDIT_HMAC_KEY: "test-audit-key-0123456789abcdef-0123456789abcdef",
           JWT_JWKS_URL: "",
           DEV_AUTH: "true",
         },

@@ -3,6 +3,7 @@ import { and, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { othersKeepSuperAdmin } from "../src/db/admins";
 import { admins } from "../src/db/schema";
+import { auditHash } from "../src/lib/audit-hash";
 import { type AuditScope, commitWithAudit } from "../src/services/audit";
 import { as, auditRowsOf, balanceOf, count, createAdmin, db, json, newUser, pair, seedCredits, send } from "./helpers";
 
@@ -90,6 +91,7 @@ describe("a change and its audit row stand or fall together", () => {
   const scope = (action: string): AuditScope => ({
     actor: { adminId: "tester", email: null, role: "super_admin" },
     request: { ip: null, userAgent: null, requestId: null },
+    hmacKey: env.AUDIT_HMAC_KEY,
     action,
     written: false,
   });
@@ -315,5 +317,62 @@ describe("the audit log is append-only and tamper-evident", () => {
     ).run();
     expect((await json(await as(superAdmin).get("/api/admin/audit-logs/verify"))).ok).toBe(true);
     await expect(env.DB.prepare("UPDATE audit_log SET admin_id = 'someone-else'").run()).rejects.toThrow(/append-only/);
+  });
+
+  it("a writer without AUDIT_HMAC_KEY cannot forge a chain: re-sealing every later row with another key is caught", async () => {
+    await as(superAdmin).get("/api/admin/admins");
+    const rows = await env.DB.prepare("SELECT * FROM audit_log ORDER BY pk").all<Record<string, string | number | null>>();
+    const all = rows.results;
+    const at = all.length - 3;
+    const camel = (r: Record<string, string | number | null>) => ({
+      id: String(r.id),
+      createdAt: String(r.created_at),
+      adminId: String(r.admin_id),
+      adminEmail: r.admin_email as string | null,
+      adminRole: r.admin_role as string | null,
+      action: String(r.action),
+      targetType: r.target_type as string | null,
+      targetId: r.target_id as string | null,
+      outcome: String(r.outcome),
+      statusCode: Number(r.status_code),
+      severity: String(r.severity),
+      before: r.before_state as string | null,
+      after: r.after_state as string | null,
+      details: r.details as string | null,
+      ip: r.ip as string | null,
+      userAgent: r.user_agent as string | null,
+      requestId: r.request_id as string | null,
+      prevHash: String(r.prev_hash),
+    });
+    // The attacker rewrites one row and recomputes the hashes from there on, exactly as the chain
+    // is built, but with a key of their own (they can read the code, not the Worker's secrets).
+    await env.DB.prepare("DROP TRIGGER audit_log_no_update").run();
+    let prev = String(all[at - 1]?.hash);
+    for (const [i, r] of all.slice(at).entries()) {
+      const fields = { ...camel(r), prevHash: prev, ...(i === 0 && { adminId: "someone-else" }) };
+      const hash = await auditHash(fields, "attacker-key-0123456789abcdef-0123456789abcdef");
+      await env.DB.prepare("UPDATE audit_log SET admin_id = ?, prev_hash = ?, hash = ? WHERE pk = ?")
+        .bind(fields.adminId, prev, hash, r.pk)
+        .run();
+      prev = hash;
+    }
+    const verdict = await json(await as(superAdmin).get("/api/admin/audit-logs/verify"));
+    expect(verdict).toMatchObject({ ok: false, rows_checked: at, first_broken: { id: all[at]?.id, reason: "hash_mismatch" } });
+
+    // Restored as it was (with the real key's hashes), and without the rows chained onto the forged
+    // head meanwhile (that verify call's own), the chain verifies again and the guards return.
+    for (const r of all.slice(at)) {
+      await env.DB.prepare("UPDATE audit_log SET admin_id = ?, prev_hash = ?, hash = ? WHERE pk = ?")
+        .bind(r.admin_id, r.prev_hash, r.hash, r.pk)
+        .run();
+    }
+    await env.DB.prepare("DROP TRIGGER audit_log_no_delete").run();
+    await env.DB.prepare("DELETE FROM audit_log WHERE pk > ?").bind(all.at(-1)?.pk).run();
+    for (const kind of ["UPDATE", "DELETE"]) {
+      await env.DB.prepare(
+        `CREATE TRIGGER audit_log_no_${kind.toLowerCase()} BEFORE ${kind} ON audit_log BEGIN SELECT RAISE(ABORT, 'append-only: audit_log'); END`,
+      ).run();
+    }
+    expect((await json(await as(superAdmin).get("/api/admin/audit-logs/verify"))).ok).toBe(true);
   });
 });

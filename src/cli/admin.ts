@@ -11,7 +11,7 @@ import { z } from "zod";
 import { ROLES } from "../db/schema.ts";
 import { auditHash, GENESIS_HASH } from "../lib/audit-hash.ts";
 import { USER_ID_PATTERN } from "../lib/jwt.ts";
-import { d1Local, lit } from "./project.ts";
+import { d1Local, lit, localConfig } from "./project.ts";
 
 const USAGE = `usage:
   npm run admin -- create <id> <email> <role>    role: ${ROLES.join(" | ")}
@@ -70,7 +70,7 @@ async function upsert(id: string, email: string, role: string, attempt = 1): Pro
     requestId: null,
     prevHash: head[0]?.hash ?? GENESIS_HASH,
   };
-  const hash = await auditHash(row);
+  const hash = await auditHash(row, localConfig().AUDIT_HMAC_KEY);
   const sql = `
 INSERT INTO admins (id, email, role, active, created_at, updated_at) VALUES (${lit(id)}, ${lit(email)}, ${lit(role)}, 1, ${lit(now)}, ${lit(now)})
   ON CONFLICT (id) DO UPDATE SET email = excluded.email, role = excluded.role, active = 1, updated_at = excluded.updated_at;

@@ -3,17 +3,27 @@
  * Runs under the Node 24 that npm puts on PATH (type stripping: erasable TypeScript only).
  */
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, readFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const DEV_VARS = `${ROOT}.dev.vars`;
 
-/** Creates .dev.vars from the committed template on first use; never overwrites it. */
-export function ensureDevVars(): boolean {
-  if (existsSync(DEV_VARS)) return false;
-  copyFileSync(`${ROOT}.dev.vars.example`, DEV_VARS);
-  return true;
+/**
+ * Creates .dev.vars from the committed template on first use, and later adds (never overwrites)
+ * any setting the template gained since, so an older checkout keeps starting. Returns what it did.
+ */
+export function ensureDevVars(): "created" | "updated" | null {
+  const example = `${ROOT}.dev.vars.example`;
+  if (!existsSync(DEV_VARS)) {
+    copyFileSync(example, DEV_VARS);
+    return "created";
+  }
+  const have = parseDotenv(readFileSync(DEV_VARS, "utf8"));
+  const missing = Object.entries(parseDotenv(readFileSync(example, "utf8"))).filter(([k]) => !(k in have));
+  if (!missing.length) return null;
+  appendFileSync(DEV_VARS, `\n# Added from .dev.vars.example\n${missing.map(([k, v]) => `${k}=${v}`).join("\n")}\n`);
+  return "updated";
 }
 
 function parseDotenv(text: string): Record<string, string> {

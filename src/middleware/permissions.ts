@@ -8,7 +8,7 @@ import { type AuditEvent, type AuditScope, recordAudit } from "../services/audit
 import { limitBody } from "./body-limit";
 
 function scopeOf(
-  c: { req: { header(name: string): string | undefined }; get(key: "requestId"): string },
+  c: { req: { header(name: string): string | undefined }; get(key: "requestId"): string; env: Env },
   actor: AuditScope["actor"],
   action: string,
 ): AuditScope {
@@ -20,6 +20,7 @@ function scopeOf(
       userAgent: c.req.header("user-agent")?.slice(0, 512) ?? null,
       requestId: c.get("requestId") ?? null,
     },
+    hmacKey: c.env.AUDIT_HMAC_KEY,
     action,
     written: false,
   };

@@ -20,6 +20,8 @@ import { nowIso } from "../lib/time";
 export type AuditScope = {
   actor: { adminId: string; email: string | null; role: string | null };
   request: { ip: string | null; userAgent: string | null; requestId: string | null };
+  /** AUDIT_HMAC_KEY: seals each row. */
+  hmacKey: string;
   action: string;
   /** What the call acts on, and extra facts for its row (set by the route's permission check). */
   target?: Pick<AuditEvent, "targetType" | "targetId">;
@@ -63,7 +65,7 @@ async function sealRow(db: Db, scope: AuditScope, e: AuditEvent): Promise<NewAud
     requestId: scope.request.requestId,
     prevHash,
   };
-  return { ...row, hash: await auditHash(row) };
+  return { ...row, hash: await auditHash(row, scope.hmacKey) };
 }
 
 const CHAIN_ATTEMPTS = 8;
@@ -119,7 +121,7 @@ export type ChainVerdict =
   | { ok: false; rows_checked: number; first_broken: { id: string; created_at: string; reason: "hash_mismatch" | "prev_hash_mismatch" } };
 
 /** Walks the whole chain oldest first, page by page, recomputing every hash. */
-export async function verifyChain(db: Db, pageSize = 500): Promise<ChainVerdict> {
+export async function verifyChain(db: Db, hmacKey: string, pageSize = 500): Promise<ChainVerdict> {
   let prev = GENESIS_HASH;
   let afterPk = 0;
   let checked = 0;
@@ -127,7 +129,7 @@ export async function verifyChain(db: Db, pageSize = 500): Promise<ChainVerdict>
     const rows = await auditChainPage(db, afterPk, pageSize);
     for (const row of rows) {
       const { pk: _pk, hash, ...content } = row;
-      const broken = row.prevHash !== prev ? "prev_hash_mismatch" : (await auditHash(content)) !== hash ? "hash_mismatch" : null;
+      const broken = row.prevHash !== prev ? "prev_hash_mismatch" : (await auditHash(content, hmacKey)) !== hash ? "hash_mismatch" : null;
       if (broken) return { ok: false, rows_checked: checked, first_broken: { id: row.id, created_at: row.createdAt, reason: broken } };
       prev = hash;
       checked++;

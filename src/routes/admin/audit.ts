@@ -37,4 +37,4 @@ export const adminAuditRoutes = createRouter()
     const filter = { adminId: q.admin_id, action: q.action, targetId: q.target_id, from: q.from, to: q.to };
     return c.json(await auditLogPage(c.var.db, filter, q), 200);
   })
-  .openapi(verify, async (c) => c.json(await verifyChain(c.var.db), 200));
+  .openapi(verify, async (c) => c.json(await verifyChain(c.var.db, c.env.AUDIT_HMAC_KEY), 200));
