@@ -9,6 +9,8 @@ export type AppEnv = {
     db: Db;
     /** The token's subject, set by requireUser on every /api route. */
     userId: string;
+    /** When that token expires (ms since the epoch): a WebSocket it opened is closed then. */
+    tokenExpiresAt: number;
     /** Set on /api/admin routes once the caller is known to be an active admin. */
     admin: AdminWithPermissions;
     audit: AuditScope;

@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { findById } from "../src/db/messages";
 import { type ConversationRoom, EVENT_LOG_RETENTION, TYPING_TTL_MS } from "../src/durable-objects/conversation-room";
+import type { SocketMeta } from "../src/durable-objects/sockets";
 import { as, db, json, pair, seedCredits, send } from "./helpers";
 import { openSocket, roomStub } from "./sockets";
 
@@ -258,5 +259,46 @@ describe("hibernation", () => {
       { type: "unread", unread_count: 2 },
     ]);
     inbox.close();
+  });
+});
+
+describe("token expiry", () => {
+  /** As if the token each of `userId`'s sockets in the room was opened with had expired. */
+  const expireTokensOf = (userId: string, stub: ReturnType<typeof roomStub>) =>
+    runInDurableObject(stub, (_room: ConversationRoom, state) => {
+      for (const ws of state.getWebSockets()) {
+        const meta = ws.deserializeAttachment() as SocketMeta;
+        if (meta.userId === userId) ws.serializeAttachment({ ...meta, expiresAt: Date.now() - 1 });
+      }
+    });
+
+  it("a socket opened with a token that has since expired is closed (4001) at its next event and gets nothing more", async () => {
+    const { alice, bob } = await pair(5);
+    const bobPhone = await openSocket(bob, { partner: alice });
+    const aliceSocket = await openSocket(alice, { partner: bob });
+    await bobPhone.drain();
+    await aliceSocket.drain();
+    await expireTokensOf(bob, roomStub(alice, bob));
+    const bobLaptop = await openSocket(bob, { partner: alice }); // a fresh token: unaffected
+    await bobLaptop.drain();
+
+    await send(alice, bob, "after expiry");
+    expect((await bobLaptop.nextOf("message.new")).message.content).toBe("after expiry");
+    await expect(bobPhone.nextOf("message.new", 1000)).rejects.toThrow(/socket closed \(4001\)/);
+    expect(bobPhone.closed).toEqual({ code: 4001, reason: "token expired" });
+    bobLaptop.close();
+    aliceSocket.close();
+  });
+
+  it("a frame from an expired socket changes nothing", async () => {
+    const { alice, bob } = await pair(5);
+    const m = await send(alice, bob);
+    const bobSocket = await openSocket(bob, { partner: alice });
+    await bobSocket.drain();
+    await expireTokensOf(bob, roomStub(alice, bob));
+    bobSocket.send({ type: "read", message_ids: [m.id] });
+    await expect(bobSocket.nextOf("message.status", 1000)).rejects.toThrow(/socket closed \(4001\)/);
+    const history = await json(await as(alice).get(`/api/v2/messages/conversation/${bob}`));
+    expect(history.messages[0]).toMatchObject({ id: m.id, status: "sent", read_at: null });
   });
 });

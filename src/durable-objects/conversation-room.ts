@@ -9,8 +9,10 @@ import { inboxOf } from "../services/realtime";
 import { markDeliveredMany, markReadMany } from "../services/receipts";
 import { toEventView } from "../services/views";
 import {
+  expiresAtOf,
   FrameLimiter,
   finishClose,
+  liveSockets,
   metaOf,
   PING_FRAME,
   PONG_FRAME,
@@ -84,7 +86,7 @@ export class ConversationRoom extends DurableObject<Env> {
   }
 
   private sockets(except?: WebSocket): WebSocket[] {
-    return this.ctx.getWebSockets().filter((ws) => ws !== except && ws.readyState === WebSocket.OPEN);
+    return liveSockets(this.ctx.getWebSockets()).filter((ws) => ws !== except);
   }
 
   private socketsOf(userId: string, except?: WebSocket): WebSocket[] {
@@ -106,7 +108,13 @@ export class ConversationRoom extends DurableObject<Env> {
     this.remember(conversationId);
     const sinceParam = new URL(request.url).searchParams.get("since");
     const { 0: client, 1: server } = new WebSocketPair();
-    const meta: SocketMeta = { socketId: crypto.randomUUID(), userId, connectedAt: Date.now(), syncedSeq: 0 };
+    const meta: SocketMeta = {
+      socketId: crypto.randomUUID(),
+      userId,
+      connectedAt: Date.now(),
+      expiresAt: expiresAtOf(request),
+      syncedSeq: 0,
+    };
     const firstDevice = this.socketsOf(userId).length === 0;
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(meta);
@@ -271,6 +279,7 @@ export class ConversationRoom extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    if (!liveSockets([ws]).length) return; // its token expired: closed, nothing applied
     if (!this.limiter.allow(metaOf(ws).socketId)) {
       sendEvent(ws, { type: "error", code: "rate_limited", message: "Too many frames; slow down" });
       return;

@@ -7,8 +7,10 @@ import type { RoomEvent } from "../schemas/events";
 import { applyReceipts } from "../services/receipts";
 import { toEventView } from "../services/views";
 import {
+  expiresAtOf,
   FrameLimiter,
   finishClose,
+  liveSockets,
   metaOf,
   PING_FRAME,
   PONG_FRAME,
@@ -35,7 +37,7 @@ export class Inbox extends DurableObject<Env> {
   }
 
   private sockets(): WebSocket[] {
-    return this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
+    return liveSockets(this.ctx.getWebSockets());
   }
 
   override async fetch(request: Request): Promise<Response> {
@@ -49,7 +51,13 @@ export class Inbox extends DurableObject<Env> {
     }
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
-    server.serializeAttachment({ socketId: crypto.randomUUID(), userId, connectedAt: Date.now(), syncedSeq: 0 } satisfies SocketMeta);
+    server.serializeAttachment({
+      socketId: crypto.randomUUID(),
+      userId,
+      connectedAt: Date.now(),
+      expiresAt: expiresAtOf(request),
+      syncedSeq: 0,
+    } satisfies SocketMeta);
     // Held until the first count is out, so a newer count (from a message arriving now) follows it.
     await this.ctx.blockConcurrencyWhile(() => this.refreshUnread());
     return upgradeResponse(client, request);
@@ -84,6 +92,7 @@ export class Inbox extends DurableObject<Env> {
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
+    if (!liveSockets([ws]).length) return; // its token expired: closed, nothing applied
     if (!this.limiter.allow(metaOf(ws).socketId))
       return sendEvent(ws, { type: "error", code: "rate_limited", message: "Too many frames; slow down" });
     const frame = parseFrame(raw);

@@ -1,7 +1,15 @@
 import { ClientEvent, type ServerEvent } from "../schemas/events";
 
 /** Headers only our Worker sets when it forwards an authenticated upgrade to an object. */
-export const TRUSTED = { user: "x-pairly-user", scope: "x-pairly-scope", protocol: "x-pairly-protocol" } as const;
+export const TRUSTED = {
+  user: "x-pairly-user",
+  scope: "x-pairly-scope",
+  protocol: "x-pairly-protocol",
+  expires: "x-pairly-expires",
+} as const;
+
+/** Close code for a socket whose token expired: reconnect with a fresh token (and `since`). */
+export const CLOSE_TOKEN_EXPIRED = 4001;
 
 export const MAX_FRAME_BYTES = 4096;
 export const PING_FRAME = '{"type":"ping"}';
@@ -13,11 +21,29 @@ export type SocketMeta = {
   socketId: string;
   userId: string;
   connectedAt: number;
+  /** The token's expiry (ms): past it the socket is closed with CLOSE_TOKEN_EXPIRED. */
+  expiresAt: number;
   /** Highest seq this socket got through resume; live `message.new` at or below it is a duplicate. */
   syncedSeq: number;
 };
 
 export const metaOf = (ws: WebSocket) => ws.deserializeAttachment() as SocketMeta;
+
+/** The token expiry the Worker verified, forwarded with the upgrade. */
+export const expiresAtOf = (request: Request) => Number(request.headers.get(TRUSTED.expires) ?? 0);
+
+/**
+ * The open sockets whose token is still valid. One whose token expired is closed here, at its next
+ * event, so a user whose access ended stops receiving (their client reconnects with a fresh token).
+ */
+export function liveSockets(all: WebSocket[], now = Date.now()): WebSocket[] {
+  return all.filter((ws) => {
+    if (ws.readyState !== WebSocket.OPEN) return false;
+    if (metaOf(ws).expiresAt > now) return true;
+    finishClose(ws, CLOSE_TOKEN_EXPIRED, "token expired");
+    return false;
+  });
+}
 
 /** Sends, and drops a socket that can no longer take frames instead of failing the fan-out. */
 export function sendEvent(ws: WebSocket, event: ServerEvent): void {

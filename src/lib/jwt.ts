@@ -26,18 +26,19 @@ function remoteKeys(url: string): JWTVerifyGetKey {
 }
 
 /**
- * Verifies a bearer token and returns its subject, the user id. Only the algorithms of the
- * configured mode are accepted, so `alg: none` and algorithm confusion fail like a bad signature.
+ * Verifies a bearer token and returns its subject (the user id) and expiry. Only the algorithms of
+ * the configured mode are accepted, so `alg: none` and algorithm confusion fail like a bad signature.
  */
-export async function verifyToken(token: string, config: JwtConfig): Promise<string> {
+export async function verifyToken(token: string, config: JwtConfig): Promise<{ userId: string; expiresAt: number }> {
   const options = { issuer: config.issuer, audience: config.audience, requiredClaims: ["exp", "sub"], clockTolerance: 5 };
   const key = config.jwksUrl ? remoteKeys(config.jwksUrl) : hsKey(config);
   const algorithms = config.jwksUrl ? ["RS256", "ES256"] : ["HS256"];
   let sub: string | undefined;
+  let exp: number | undefined;
   try {
     // The overloads of jwtVerify split on the key's type; both branches verify the same way.
     ({
-      payload: { sub },
+      payload: { sub, exp },
     } =
       typeof key === "function"
         ? await jwtVerify(token, key, { ...options, algorithms })
@@ -48,7 +49,7 @@ export async function verifyToken(token: string, config: JwtConfig): Promise<str
     throw new TokenError(err instanceof Error ? err.message : "invalid token");
   }
   if (!sub || !USER_ID_PATTERN.test(sub)) throw new TokenError("sub must be 1-64 characters of [A-Za-z0-9_-]");
-  return sub;
+  return { userId: sub, expiresAt: (exp ?? 0) * 1000 };
 }
 
 /** Signs a local HS256 token, for the token CLI and the dev sign-in route. */

@@ -36,7 +36,9 @@ export const requireUser = () =>
     const token = tokenOf(c.req.raw);
     if (!token) throw unauthorized("Missing bearer token");
     try {
-      c.set("userId", await verifyToken(token, jwtConfigOf(c.env)));
+      const { userId, expiresAt } = await verifyToken(token, jwtConfigOf(c.env));
+      c.set("userId", userId);
+      c.set("tokenExpiresAt", expiresAt);
     } catch (err) {
       if (err instanceof TokenError) throw unauthorized("Invalid or expired token");
       throw err;

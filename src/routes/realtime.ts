@@ -67,7 +67,7 @@ export const realtimeRoutes = createRouter().openapi(ws, async (c) => {
       ?.split(",")
       .map((p) => p.trim()) ?? [];
   // A fresh request: nothing the client sent (headers included) reaches the object but what we set here.
-  const headers = new Headers({ Upgrade: "websocket", [TRUSTED.user]: userId });
+  const headers = new Headers({ Upgrade: "websocket", [TRUSTED.user]: userId, [TRUSTED.expires]: String(c.var.tokenExpiresAt) });
   if (offered.includes(WS_PROTOCOL)) headers.set(TRUSTED.protocol, WS_PROTOCOL);
   const url = new URL("https://do.internal/connect");
   if (since !== undefined) url.searchParams.set("since", since);
