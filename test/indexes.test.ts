@@ -7,10 +7,10 @@ import {
   conversationQuery,
   createdAtUpToQuery,
   historyPage,
-  idIn,
+  markDeliveredQuery,
+  markReadQuery,
   unreadQuery,
 } from "../src/db/messages";
-import { messages } from "../src/db/schema";
 import { db, planOf } from "./helpers";
 
 /** A plan that scans a table without an index reads every row: the hot paths must never do that. */
@@ -60,8 +60,17 @@ describe("hot queries use indexes (EXPLAIN QUERY PLAN)", () => {
 
   it("receipts for up to 100 ids: one bound JSON array, each id looked up in the unique id index", async () => {
     const ids = Array.from({ length: 100 }, (_, i) => `msg_${i}`);
-    const plan = (await planOf(db.select().from(messages).where(idIn(ids)))).join("\n");
-    expect(plan).toMatch(/SEARCH messages USING INDEX messages_id_unique \(id=\?\)/);
+    const now = "2026-11-25T00:00:00.000Z";
+    for (const q of [
+      markReadQuery(db, ids, "me", now),
+      markReadQuery(db, ["one"], "me", now, "a:b"),
+      markDeliveredQuery(db, ids, "me", now),
+      markDeliveredQuery(db, ["one"], "me", now, "a:b"),
+    ]) {
+      const plan = (await planOf(q)).join("\n");
+      expect(plan).toMatch(/SEARCH messages USING INDEX messages_id_unique \(id=\?\)/);
+      expect(plan).not.toMatch(/messages_(receiver|conversation)_/);
+    }
   });
 
   it("ledger page: (user_id, pk)", async () => {

@@ -2,10 +2,13 @@
  * What holds when fan-out goes wrong: a notification that never reaches the room, one that arrives
  * late or out of order. D1 is the truth; sockets and resume must end up agreeing with it.
  */
+
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../src/app";
 import { findById } from "../src/db/messages";
+import type { ConversationRoom } from "../src/durable-objects/conversation-room";
 import { as as asUser, BASE, createAdmin, db, json, pair, send, tokenFor } from "./helpers";
 import { openSocket, roomStub } from "./sockets";
 
@@ -107,6 +110,72 @@ describe("a notification that never reached the room", () => {
   });
 });
 
+describe("late and lost notifications on live sockets", () => {
+  it("a socket opened without since still gets a message committed before it connected but announced after", async () => {
+    const { alice, bob } = await pair(5);
+    await send(alice, bob, "one");
+    const late = await callWithRoomsDown(alice, "POST", "/api/v2/messages/send", { receiver_id: bob, content: "two" });
+    const bobSocket = await openSocket(bob, { partner: alice });
+    await bobSocket.drain();
+    const row = await findById(db, (await json(late)).id);
+    if (!row) throw new Error("no row");
+    await roomStub(alice, bob).publish(row.conversationId, [{ type: "message.new", message: row }]);
+    expect((await bobSocket.drain()).map((e) => [e.type, e.message?.seq])).toEqual([["message.new", 2]]);
+    bobSocket.close();
+  });
+
+  it("a receipt arriving before its message's announcement announces it first (with the newer state), once", async () => {
+    const { alice, bob } = await pair(5);
+    await send(alice, bob, "one");
+    const aliceSocket = await openSocket(alice, { partner: bob });
+    await aliceSocket.drain();
+    const late = await callWithRoomsDown(alice, "POST", "/api/v2/messages/send", { receiver_id: bob, content: "two" });
+    const sent = await findById(db, (await json(late)).id);
+    await asUser(bob).post("/api/v2/messages/mark-read", { message_ids: [sent?.id] });
+    expect(await aliceSocket.drain()).toEqual([
+      { type: "message.new", message: expect.objectContaining({ seq: 2, status: "read" }) },
+      { type: "message.status", message_id: sent?.id, status: "read", delivered_at: expect.any(String), read_at: expect.any(String) },
+    ]);
+    if (!sent) throw new Error("no row");
+    await roomStub(alice, bob).publish(sent.conversationId, [{ type: "message.new", message: sent }]); // the stale announcement
+    expect(await aliceSocket.drain()).toEqual([]);
+    aliceSocket.close();
+  });
+
+  it("a gap the room cannot fill (D1 failing) sends resync and keeps every socket open", async () => {
+    const { alice, bob } = await pair(5);
+    await send(alice, bob, "one");
+    const bobSocket = await openSocket(bob, { partner: alice });
+    await bobSocket.drain();
+    await callWithRoomsDown(alice, "POST", "/api/v2/messages/send", { receiver_id: bob, content: "two" });
+    const three = await callWithRoomsDown(alice, "POST", "/api/v2/messages/send", { receiver_id: bob, content: "three" });
+    const row = await findById(db, (await json(three)).id);
+    if (!row) throw new Error("no row");
+    await runInDurableObject(roomStub(alice, bob), async (room: ConversationRoom) => {
+      const holder = room as unknown as { env: Env };
+      const real = holder.env;
+      holder.env = {
+        ...real,
+        DB: {
+          prepare: () => {
+            throw new Error("D1 down (test)");
+          },
+        } as unknown as D1Database,
+      };
+      try {
+        await room.publish(row.conversationId, [{ type: "message.new", message: row }]);
+      } finally {
+        holder.env = real;
+      }
+    });
+    expect(await bobSocket.drain()).toEqual([{ type: "resync", reason: expect.any(String), last_seq: 3 }]);
+    expect(bobSocket.closed).toBeNull();
+    await send(alice, bob, "four");
+    expect((await bobSocket.nextOf("message.new")).message.seq).toBe(4);
+    bobSocket.close();
+  });
+});
+
 describe("late snapshots", () => {
   it("a delivered snapshot arriving after the read one is dropped: receipts never move back on a socket", async () => {
     const { alice, bob } = await pair(5);
@@ -159,5 +228,33 @@ describe("inbox sockets see list changes", () => {
     expect(await aliceInbox.drain()).toEqual([{ type: "message.deleted", message_id: other.id }]);
     bobInbox.close();
     aliceInbox.close();
+  });
+});
+
+describe("moderation undone while away", () => {
+  it("an unblock (back to pending) whose notification was lost is replayed on resume with the content", async () => {
+    const { alice, bob } = await pair(5);
+    const m = await send(alice, bob, "borderline");
+    await send(alice, bob, "later");
+    const moderator = await createAdmin("moderator");
+    await asUser(moderator).post(`/api/admin/messages/${m.id}/moderate`, { moderation_status: "blocked", reason: "review" });
+    const bobSocket = await openSocket(bob, { partner: alice, since: 2 });
+    await bobSocket.drain();
+    bobSocket.close();
+
+    const unblocked = await callWithRoomsDown(moderator, "POST", `/api/admin/messages/${m.id}/moderate`, { moderation_status: "pending" });
+    expect(unblocked.status).toBe(200);
+    const back = await openSocket(bob, { partner: alice, since: 2 });
+    const replay = (await back.drain()).filter((e) => e.type !== "presence");
+    expect(replay).toEqual([
+      {
+        type: "message.moderated",
+        message_id: m.id,
+        moderation_status: "pending",
+        message: expect.objectContaining({ content: "borderline" }),
+      },
+      { type: "sync", last_seq: 2 },
+    ]);
+    back.close();
   });
 });

@@ -19,8 +19,9 @@ export function ensureDevVars(): "created" | "updated" | null {
     copyFileSync(example, DEV_VARS);
     return "created";
   }
-  const have = parseDotenv(readFileSync(DEV_VARS, "utf8"));
-  const missing = Object.entries(parseDotenv(readFileSync(example, "utf8"))).filter(([k]) => !(k in have));
+  // A key the developer commented out counts as present: they chose to turn it off.
+  const mentioned = new Set([...readFileSync(DEV_VARS, "utf8").matchAll(/^[\s#]*([A-Za-z_][A-Za-z0-9_]*)\s*=/gm)].map((m) => m[1]));
+  const missing = Object.entries(parseDotenv(readFileSync(example, "utf8"))).filter(([k]) => !mentioned.has(k));
   if (!missing.length) return null;
   appendFileSync(DEV_VARS, `\n# Added from .dev.vars.example\n${missing.map(([k, v]) => `${k}=${v}`).join("\n")}\n`);
   return "updated";

@@ -69,7 +69,11 @@ export const exportPage = (db: Db, f: Filters, after: ExportCursor | undefined, 
     .limit(limit);
 
 export const moderateStatement = (db: Db, id: string, status: ModerationStatus, reason: string | null, now: string) =>
-  db.update(messages).set({ moderationStatus: status, moderationReason: reason, updatedAt: now }).where(eq(messages.id, id)).returning();
+  db
+    .update(messages)
+    .set({ moderationStatus: status, moderationReason: reason, moderatedAt: now, updatedAt: now })
+    .where(eq(messages.id, id))
+    .returning();
 
 /** Removes the row; the FTS trigger removes its index entry in the same transaction. */
 export const hardDeleteStatement = (db: Db, id: string) => db.delete(messages).where(eq(messages.id, id)).returning();

@@ -18,7 +18,12 @@ import {
  */
 export const UNREAD = sql.raw(`status <> 'read' AND is_deleted = 0 AND moderation_status <> 'blocked'`);
 
-const inConversation = (conversationId?: string) => (conversationId ? eq(messages.conversationId, conversationId) : undefined);
+/**
+ * Receipt filters beside `idIn`. The unary `+` keeps SQLite from choosing the receiver or conversation
+ * index (whose ranges hold all of a user's messages) over one `messages_id_unique` lookup per id.
+ */
+const ofReceiver = (receiverId: string) => sql`+${messages.receiverId} = ${receiverId}`;
+const inConversation = (conversationId?: string) => (conversationId ? sql`+${messages.conversationId} = ${conversationId}` : undefined);
 
 /** Deleted and blocked messages take no receipts: their receiver cannot see them. */
 const RECEIPTABLE = sql.raw(`is_deleted = 0 AND moderation_status <> 'blocked'`);
@@ -242,8 +247,8 @@ export async function unreadCount(db: Db, receiverId: string, senderId?: string)
  * Marks the caller's messages read (only within `conversationId` when given: a socket's receipts
  * stay in its room); the rows returned are exactly those that changed.
  */
-export async function markRead(db: Db, ids: string[], receiverId: string, now: string, conversationId?: string): Promise<MessageRow[]> {
-  return db
+export const markReadQuery = (db: Db, ids: string[], receiverId: string, now: string, conversationId?: string) =>
+  db
     .update(messages)
     .set({
       status: "read",
@@ -251,24 +256,22 @@ export async function markRead(db: Db, ids: string[], receiverId: string, now: s
       deliveredAt: sql`coalesce(${messages.deliveredAt}, ${now})`,
       updatedAt: now,
     })
-    .where(and(idIn(ids), eq(messages.receiverId, receiverId), inConversation(conversationId), ne(messages.status, "read"), RECEIPTABLE))
+    .where(and(idIn(ids), ofReceiver(receiverId), inConversation(conversationId), ne(messages.status, "read"), RECEIPTABLE))
     .returning();
-}
+
+export const markRead = (db: Db, ids: string[], receiverId: string, now: string, conversationId?: string): Promise<MessageRow[]> =>
+  markReadQuery(db, ids, receiverId, now, conversationId);
 
 /** Marks delivered every listed message of the caller that is still `sent`; returns those that changed. */
-export async function markManyDelivered(
-  db: Db,
-  ids: string[],
-  receiverId: string,
-  now: string,
-  conversationId?: string,
-): Promise<MessageRow[]> {
-  return db
+export const markDeliveredQuery = (db: Db, ids: string[], receiverId: string, now: string, conversationId?: string) =>
+  db
     .update(messages)
     .set({ status: "delivered", deliveredAt: now, updatedAt: now })
-    .where(and(idIn(ids), eq(messages.receiverId, receiverId), inConversation(conversationId), eq(messages.status, "sent"), RECEIPTABLE))
+    .where(and(idIn(ids), ofReceiver(receiverId), inConversation(conversationId), eq(messages.status, "sent"), RECEIPTABLE))
     .returning();
-}
+
+export const markManyDelivered = (db: Db, ids: string[], receiverId: string, now: string, conversationId?: string): Promise<MessageRow[]> =>
+  markDeliveredQuery(db, ids, receiverId, now, conversationId);
 
 export async function softDelete(db: Db, id: string, senderId: string, now: string): Promise<MessageRow | undefined> {
   return db

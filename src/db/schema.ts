@@ -99,6 +99,8 @@ export const messages = sqliteTable(
     status: text("status", { enum: MESSAGE_STATUSES }).notNull().default("sent"),
     moderationStatus: text("moderation_status", { enum: MODERATION_STATUSES }).notNull().default("pending"),
     moderationReason: text("moderation_reason"),
+    /** When a moderator last changed it (resume replays moderation changed after a client's last seq). */
+    moderatedAt: text("moderated_at"),
     deliveredAt: text("delivered_at"),
     readAt: text("read_at"),
     attachments: text("attachments", { mode: "json" }).notNull().$type<Attachment[]>(),

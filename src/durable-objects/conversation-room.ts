@@ -30,6 +30,9 @@ export const EVENT_LOG_RETENTION = 1000;
 /** At most this many missed messages (or changed older ones) are replayed on resume; beyond: `resync`. */
 export const MAX_REPLAY_MESSAGES = 500;
 
+/** How far a change's `updated_at` may precede its commit (Worker clocks, the batch's round trip). */
+const CLOCK_SLACK_MS = 1_000;
+
 /** Receipts only move forward; a status event that would move one back is stale and dropped. */
 const STATUS_RANK = { sent: 0, failed: 0, delivered: 1, read: 2 } as const;
 
@@ -113,18 +116,24 @@ export class ConversationRoom extends DurableObject<Env> {
       userId,
       connectedAt: Date.now(),
       expiresAt: expiresAtOf(request),
-      syncedSeq: 0,
+      // Without `since` the client has what HTTP gave it; live messages continue after what this room
+      // has sent (never after D1's last seq: a message committed but not yet announced must still come).
+      syncedSeq: sinceParam === null ? this.hw() : 0,
     };
     const firstDevice = this.socketsOf(userId).length === 0;
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(meta);
 
-    // Live events wait until this is done, so a resuming socket sees replay, then sync, then live.
-    await this.ctx.blockConcurrencyWhile(async () => {
-      if (sinceParam !== null) return this.resume(server, meta, Number(sinceParam));
-      // Without `since` the client has what HTTP gave it: live messages start after today's last seq.
-      server.serializeAttachment({ ...meta, syncedSeq: await lastSeqOf(dbOf(this.env.DB), conversationId) } satisfies SocketMeta);
-    });
+    if (sinceParam !== null) {
+      // Live events wait until this is done, so a resuming socket sees replay, then sync, then live.
+      // Nothing may escape blockConcurrencyWhile: a throw there resets the object and drops every socket.
+      await this.ctx.blockConcurrencyWhile(() =>
+        this.resume(server, meta, Number(sinceParam)).catch((err: unknown) => {
+          logError("room.resume_failed", err, { conversationId });
+          finishClose(server, 1011, "resume failed; reconnect with since");
+        }),
+      );
+    }
     const partner = this.partnerOf(userId);
     sendEvent(server, { type: "presence", user_id: partner, online: this.socketsOf(partner).length > 0 });
     if (firstDevice) this.broadcast({ type: "presence", user_id: userId, online: true }, { except: server });
@@ -134,10 +143,14 @@ export class ConversationRoom extends DurableObject<Env> {
   /** RPC from the Worker after a D1 commit, so sockets never see uncommitted state. */
   async publish(conversationId: string, events: RoomEvent[]): Promise<void> {
     this.remember(conversationId);
-    for (const event of events) {
-      if (event.type === "message.new") await this.deliverNew(event.message);
-      else this.fanOut(event);
-    }
+    for (const event of events) await this.apply(event);
+  }
+
+  private async apply(event: RoomEvent): Promise<void> {
+    // An event about a message not announced yet (its notification is late) announces it first, with
+    // this newer row; the late `message.new`, when it comes, then sends nothing.
+    if (event.message.seq > this.hw()) await this.deliverNew(event.message);
+    if (event.type !== "message.new") this.fanOut(event);
   }
 
   /** The highest seq whose `message.new` this room has fanned out, gapless. */
@@ -154,14 +167,19 @@ export class ConversationRoom extends DurableObject<Env> {
     if (m.seq <= this.hw()) return; // already out, pulled in by an earlier gap fill
     if (m.seq === this.hw() + 1 || this.sockets().length === 0) return this.sendNew([m]);
     await this.ctx.blockConcurrencyWhile(async () => {
-      const from = this.hw();
-      if (m.seq <= from) return;
-      if (m.seq - from > MAX_REPLAY_MESSAGES) {
+      // The gap that matters is the one the open sockets have: a socket resumed past hw needs nothing older.
+      const from = Math.max(this.hw(), Math.min(...this.sockets().map((ws) => metaOf(ws).syncedSeq)));
+      if (m.seq <= from) return this.sendNew([m]);
+      try {
+        if (m.seq - from > MAX_REPLAY_MESSAGES) throw new Error("too many missed messages");
+        const missing = await messagesAfter(dbOf(this.env.DB), this.conversationId, from, m.seq - from);
+        this.sendNew(missing.filter((x) => x.seq < m.seq).concat(m));
+      } catch (err) {
+        // Nothing may escape blockConcurrencyWhile (a throw resets the object): the sockets refetch instead.
+        logError("room.gap_fill_failed", err, { conversationId: this.conversationId, from, to: m.seq });
         this.setMeta("hw", m.seq);
-        return this.broadcast({ type: "resync", reason: "too many missed messages", last_seq: m.seq });
+        this.broadcast({ type: "resync", reason: "could not fill a gap in live messages", last_seq: m.seq });
       }
-      const missing = await messagesAfter(dbOf(this.env.DB), this.conversationId, from, m.seq - from);
-      this.sendNew(missing.filter((x) => x.seq < m.seq).concat(m));
     });
   }
 
@@ -225,7 +243,9 @@ export class ConversationRoom extends DurableObject<Env> {
     const threshold = Math.min(since, this.hw());
     const ahead = since > lastSeq;
     const missed = ahead ? [] : await messagesAfter(db, conversationId, since, MAX_REPLAY_MESSAGES + 1);
-    const caughtUpAt = since > 0 && !ahead ? await createdAtUpTo(db, conversationId, since) : undefined;
+    const createdAt = since > 0 && !ahead ? await createdAtUpTo(db, conversationId, since) : undefined;
+    // `updated_at` is stamped by a Worker just before its commit: widen the window by that slack.
+    const caughtUpAt = createdAt && new Date(Date.parse(createdAt) - CLOCK_SLACK_MS).toISOString();
     const changedRows = caughtUpAt ? await changedSince(db, conversationId, since, caughtUpAt, MAX_REPLAY_MESSAGES + 1) : [];
     const reason = ahead
       ? "since is ahead of the conversation"
@@ -256,10 +276,12 @@ export class ConversationRoom extends DurableObject<Env> {
       return fresh;
     };
     for (const e of logged) kindsOf(e.message_id).add(e.type);
+    // What changed is read from each change's own timestamp (moderation may even have gone back to pending).
+    const after = (at: string | null) => at !== null && caughtUpAt !== undefined && at >= caughtUpAt;
     for (const m of changedRows) {
-      if (m.status !== "sent") kindsOf(m.id).add("message.status");
-      if (m.moderationStatus !== "pending") kindsOf(m.id).add("message.moderated");
-      if (m.isDeleted) kindsOf(m.id).add("message.deleted");
+      if (after(m.deliveredAt) || after(m.readAt)) kindsOf(m.id).add("message.status");
+      if (after(m.moderatedAt)) kindsOf(m.id).add("message.moderated");
+      if (after(m.deletedAt)) kindsOf(m.id).add("message.deleted");
     }
     // Hard-deleted ones first (they no longer have a time), then in the order of their latest change.
     const order = [...kinds.keys()].sort((a, b) => (current.get(a)?.updatedAt ?? "").localeCompare(current.get(b)?.updatedAt ?? ""));
@@ -315,7 +337,7 @@ export class ConversationRoom extends DurableObject<Env> {
       kind === "ack"
         ? await markDeliveredMany(db, ids, userId, this.conversationId)
         : await markReadMany(db, ids, userId, this.conversationId);
-    for (const message of changed) this.fanOut({ type: "message.status", message });
+    for (const message of changed) await this.apply({ type: "message.status", message });
     if (kind !== "read" || !changed.length) return;
     // The receipts are committed and out; an inbox that cannot be told now recounts on its next connect.
     await inboxOf(this.env, userId)

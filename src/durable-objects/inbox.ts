@@ -59,7 +59,13 @@ export class Inbox extends DurableObject<Env> {
       syncedSeq: 0,
     } satisfies SocketMeta);
     // Held until the first count is out, so a newer count (from a message arriving now) follows it.
-    await this.ctx.blockConcurrencyWhile(() => this.refreshUnread());
+    // Nothing may escape blockConcurrencyWhile: a throw there resets the object and drops every socket.
+    await this.ctx.blockConcurrencyWhile(() =>
+      this.refreshUnread().catch((err: unknown) => {
+        logError("inbox.count_failed", err);
+        finishClose(server, 1011, "could not read the unread count; reconnect");
+      }),
+    );
     return upgradeResponse(client, request);
   }
 
