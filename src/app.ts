@@ -9,7 +9,7 @@ import { dbOf } from "./db/client";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./errors";
 import { requireUser } from "./middleware/auth";
-import { limitBody } from "./middleware/body-limit";
+import { limitBody } from "./middleware/body";
 import { requireAdmin } from "./middleware/permissions";
 import { adminRoutes } from "./routes/admin";
 import { conversationRoutes } from "./routes/conversations";

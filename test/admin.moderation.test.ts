@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { as, count, createAdmin, json, pair, send } from "./helpers";
+import { as, call, count, createAdmin, json, pair, send, tokenFor } from "./helpers";
 import { openSocket } from "./sockets";
 
 let mod: string;
@@ -122,6 +122,19 @@ describe("DELETE /api/admin/messages/{id}/hard-delete", () => {
     // The ledger is append-only: the charge for the deleted message stays.
     expect(await count("SELECT 1 FROM credit_transactions WHERE message_id = ?", m2.id)).toBe(1);
     bobSocket.close();
+  });
+
+  it("a body (the route takes none) is a 400 that deletes nothing, audited as a failure", async () => {
+    const { alice, bob } = await pair(1);
+    const m = await send(alice, bob, "keep me");
+    const res = await call("DELETE", `/api/admin/messages/${m.id}/hard-delete`, {
+      token: await tokenFor(superAdmin),
+      body: { reason: "cleanup" },
+    });
+    expect(res.status).toBe(400);
+    expect((await json(res)).error).toMatchObject({ code: "validation_failed", details: { reason: ["unknown field"] } });
+    expect(await count("SELECT 1 FROM messages WHERE id = ?", m.id)).toBe(1);
+    expect(await auditOf(res)).toMatchObject({ action: "messages.hard_delete", outcome: "failed", status_code: 400, target_id: m.id });
   });
 
   it("an unknown message is 404 and writes nothing but the failed audit row", async () => {

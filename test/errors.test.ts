@@ -1,7 +1,7 @@
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { app } from "../src/app";
-import { as, BASE, balanceOf, call, count, json, newUser, pair, tokenFor } from "./helpers";
+import { as, BASE, balanceOf, call, count, json, newUser, pair, send, tokenFor } from "./helpers";
 
 const SEND = "/api/v2/messages/send";
 
@@ -210,5 +210,52 @@ describe("service endpoints", () => {
       }
     }
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
+    // Every operation that reads a body (or refuses one) documents 413; JSON bodies also 415 and 400.
+    type Op = { requestBody?: unknown; responses: Record<string, unknown> };
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, Op>>)) {
+      for (const [method, op] of Object.entries(ops)) {
+        if (method === "get") continue;
+        expect(op.responses, `${method} ${path}`).toHaveProperty("413");
+        expect(op.responses, `${method} ${path}`).toHaveProperty("400");
+        if (op.requestBody) expect(op.responses, `${method} ${path}`).toHaveProperty("415");
+      }
+    }
+    // The public sign-in route does not claim a 401 it never answers.
+    expect(doc.paths["/api/dev/token"].post.responses).not.toHaveProperty("401");
+  });
+});
+
+describe("routes that take no body", () => {
+  it.each([
+    ["an unknown field", JSON.stringify({ status: "read" }), { status: ["unknown field"] }],
+    ["not JSON", "please", { body: ["must be empty"] }],
+    ["an array", "[1]", { body: ["must be empty"] }],
+  ])("mark-delivered with %s → 400, and the message is not touched", async (_name, body, details) => {
+    const { alice, bob } = await pair(1);
+    const m = await send(alice, bob);
+    const res = await exports.default.fetch(`${BASE}/api/v2/messages/mark-delivered/${m.id}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await tokenFor(bob)}`, "content-type": "application/json" },
+      body,
+    });
+    expect(res.status).toBe(400);
+    expect(await json(res)).toEqual({ error: { code: "validation_failed", message: expect.any(String), details } });
+    const history = await json(await as(alice).get(`/api/v2/messages/conversation/${bob}`));
+    expect(history.messages[0]).toMatchObject({ id: m.id, status: "sent", delivered_at: null });
+  });
+
+  it("an empty body or {} is fine; DELETE with fields is refused and deletes nothing", async () => {
+    const { alice, bob } = await pair(2);
+    const m = await send(alice, bob);
+    expect((await as(bob).post(`/api/v2/messages/mark-delivered/${m.id}`, {})).status).toBe(200);
+    const del = await exports.default.fetch(`${BASE}/api/v2/messages/${m.id}`, {
+      method: "DELETE",
+      headers: { authorization: `Bearer ${await tokenFor(alice)}`, "content-type": "application/json" },
+      body: JSON.stringify({ hard: true }),
+    });
+    expect(del.status).toBe(400);
+    expect((await json(del)).error.details).toEqual({ hard: ["unknown field"] });
+    expect(await count("SELECT 1 FROM messages WHERE id = ? AND is_deleted = 0", m.id)).toBe(1);
+    expect((await as(alice).del(`/api/v2/messages/${m.id}`)).status).toBe(200);
   });
 });

@@ -333,7 +333,7 @@ describe("POST /send", () => {
     let accepted = 0;
     let limited: Response | undefined;
     while (!limited && accepted < 100) {
-      const res = await as(alice).post(SEND, { receiver_id: bob, content: `burst ${accepted}` });
+      const res = await as(alice).post(SEND, { receiver_id: bob, content: `burst ${accepted}`, client_message_id: `b-${accepted}` });
       if (res.status === 201) accepted++;
       else limited = res;
     }
@@ -341,6 +341,14 @@ describe("POST /send", () => {
     expect(accepted).toBeGreaterThanOrEqual(30); // a burst of 30 always fits
     expect(["10", "60"]).toContain(limited?.headers.get("retry-after"));
     expect(await json(limited as Response)).toMatchObject({ error: { code: "rate_limited" } });
+    expect(await balanceOf(alice)).toBe(100 - accepted);
+    expect(await count("SELECT 1 FROM messages WHERE sender_id = ?", alice)).toBe(accepted);
+    // A retry of a message already stored writes nothing, so the limit does not stand in its way...
+    const retry = await as(alice).post(SEND, { receiver_id: bob, content: "burst 0", client_message_id: "b-0" });
+    expect(retry.status).toBe(200);
+    expect(await json(retry)).toMatchObject({ client_message_id: "b-0", content: "burst 0", seq: 1 });
+    // ...while a new message is still refused.
+    expect((await as(alice).post(SEND, { receiver_id: bob, content: "new", client_message_id: "b-new" })).status).toBe(429);
     expect(await balanceOf(alice)).toBe(100 - accepted);
     expect(await count("SELECT 1 FROM messages WHERE sender_id = ?", alice)).toBe(accepted);
     // Another user is not affected.

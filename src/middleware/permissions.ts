@@ -5,7 +5,7 @@ import type { Permission } from "../db/schema";
 import type { AppEnv } from "../env";
 import { AppError, errorCodeOf } from "../errors";
 import { type AuditEvent, type AuditScope, recordAudit } from "../services/audit";
-import { limitBody } from "./body-limit";
+import { limitBody } from "./body";
 
 function scopeOf(
   c: { req: { header(name: string): string | undefined }; get(key: "requestId"): string; env: Env },

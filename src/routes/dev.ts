@@ -6,7 +6,7 @@ import { notFound } from "../errors";
 import { signToken } from "../lib/jwt";
 import { jwtConfigOf } from "../middleware/auth";
 import { UserId } from "../schemas/common";
-import { createRouter, errors, jsonBody, jsonOf } from "./openapi";
+import { BODY_ERRORS, createRouter, jsonBody, jsonOf, publicErrors } from "./openapi";
 
 const TTL_SECONDS = 12 * 3600;
 
@@ -26,7 +26,7 @@ const token = createRoute({
   summary: "Local sign-in for the web client (only with DEV_AUTH=true; 404 otherwise)",
   middleware: [devOnly] as const,
   request: { body: jsonBody(DevTokenBody) },
-  responses: { 200: jsonOf(DevToken, "A local HS256 token"), ...errors("validation_failed", "not_found") },
+  responses: { 200: jsonOf(DevToken, "A local HS256 token"), ...publicErrors(...BODY_ERRORS, "not_found") },
 });
 
 export const devRoutes = createRouter().openapi(token, async (c) => {

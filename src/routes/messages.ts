@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { AppEnv } from "../env";
+import { noBody } from "../middleware/body";
 import {
   MarkReadBody,
   MarkReadResult,
@@ -16,7 +17,7 @@ import {
 import { conversationHistory, deleteMessage, sendMessage, statsOf, unreadFor } from "../services/messages";
 import { applyReceipts, markDeliveredOne } from "../services/receipts";
 import { toMessageView } from "../services/views";
-import { bearer, createRouter, errors, jsonBody, jsonOf } from "./openapi";
+import { BODY_ERRORS, bearer, createRouter, errors, jsonBody, jsonOf } from "./openapi";
 
 const tags = ["messages"];
 const deps = (c: { var: AppEnv["Variables"]; env: Env }) => ({ db: c.var.db, env: c.env });
@@ -35,7 +36,7 @@ const send = createRoute({
   responses: {
     201: jsonOf(Message, "Sent"),
     200: jsonOf(Message, "A retry of an earlier send with the same client_message_id: the original message"),
-    ...errors("validation_failed", "insufficient_credits", "payload_too_large", "unsupported_media_type", "rate_limited"),
+    ...errors(...BODY_ERRORS, "insufficient_credits", "rate_limited"),
   },
 });
 
@@ -57,8 +58,9 @@ const markDelivered = createRoute({
   security: bearer,
   summary: "Mark a received message delivered (receiver only, idempotent)",
   description: "Never moves a read message back. Answers with the message as it now is. The sender gets 403; anyone else 404.",
+  middleware: [noBody()] as const,
   request: { params: MessageIdParam },
-  responses: { 200: jsonOf(Message, "The message"), ...errors("validation_failed", "forbidden", "not_found") },
+  responses: { 200: jsonOf(Message, "The message"), ...errors("validation_failed", "payload_too_large", "forbidden", "not_found") },
 });
 
 const markRead = createRoute({
@@ -69,7 +71,7 @@ const markRead = createRoute({
   summary: "Mark received messages read (1-100 ids)",
   description: "`marked_count` counts the caller's messages that changed; ids that are not the caller's received messages are ignored.",
   request: { body: jsonBody(MarkReadBody) },
-  responses: { 200: jsonOf(MarkReadResult, "How many changed"), ...errors("validation_failed", "unsupported_media_type") },
+  responses: { 200: jsonOf(MarkReadResult, "How many changed"), ...errors(...BODY_ERRORS) },
 });
 
 const unread = createRoute({
@@ -90,8 +92,9 @@ const remove = createRoute({
   summary: "Soft-delete a message you sent (tombstone)",
   description:
     "Idempotent. The message keeps its `seq`; its content, attachments and metadata are never returned again. The receiver gets 403; anyone else 404.",
+  middleware: [noBody()] as const,
   request: { params: MessageIdParam },
-  responses: { 200: jsonOf(Message, "The tombstone"), ...errors("validation_failed", "forbidden", "not_found") },
+  responses: { 200: jsonOf(Message, "The tombstone"), ...errors("validation_failed", "payload_too_large", "forbidden", "not_found") },
 });
 
 const stats = createRoute({

@@ -53,11 +53,16 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   internal: "Unexpected failure (`internal`); nothing leaks",
 };
 
-/** Error responses for a route's OpenAPI entry, all with the one error body. */
-export function errors(...codes: ErrorCode[]) {
-  return Object.fromEntries(
-    [...new Set<ErrorCode>(["unauthorized", ...codes, "internal"])].map((code) => [STATUS[code], jsonOf(ErrorBody, ERROR_TEXT[code])]),
-  );
-}
+/** What every route that reads a JSON body may also answer. */
+export const BODY_ERRORS = ["validation_failed", "payload_too_large", "unsupported_media_type"] as const satisfies ErrorCode[];
+
+const responsesOf = (codes: ErrorCode[]) =>
+  Object.fromEntries([...new Set<ErrorCode>([...codes, "internal"])].map((code) => [STATUS[code], jsonOf(ErrorBody, ERROR_TEXT[code])]));
+
+/** Error responses for an authenticated route's OpenAPI entry, all with the one error body. */
+export const errors = (...codes: ErrorCode[]) => responsesOf(["unauthorized", ...codes]);
+
+/** The same for the few routes without authentication. */
+export const publicErrors = (...codes: ErrorCode[]) => responsesOf(codes);
 
 export const bearer = [{ bearer: [] }];

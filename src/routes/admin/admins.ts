@@ -1,8 +1,9 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { noBody } from "../../middleware/body";
 import { requirePermission } from "../../middleware/permissions";
 import { AdminAccount, AdminIdParam, UpsertAdminBody } from "../../schemas/admin";
 import { allAdmins, deactivateAdmin, upsertAdmin } from "../../services/admins";
-import { bearer, createRouter, errors, jsonBody, jsonOf } from "../openapi";
+import { BODY_ERRORS, bearer, createRouter, errors, jsonBody, jsonOf } from "../openapi";
 
 const tags = ["admin"];
 const adminTarget = (p: Record<string, string>) => ({ targetType: "admin", targetId: p.admin_id });
@@ -30,7 +31,7 @@ const upsert = createRoute({
   responses: {
     200: jsonOf(AdminAccount, "Updated"),
     201: jsonOf(AdminAccount, "Created"),
-    ...errors("validation_failed", "forbidden", "conflict", "unsupported_media_type"),
+    ...errors(...BODY_ERRORS, "forbidden", "conflict"),
   },
 });
 
@@ -41,9 +42,12 @@ const deactivate = createRoute({
   security: bearer,
   summary: "Deactivate an admin (super_admin)",
   description: "Takes effect on that admin's next request. The last active super admin cannot be deactivated (409).",
-  middleware: [requirePermission("super_admin", "admins.deactivate", adminTarget)] as const,
+  middleware: [requirePermission("super_admin", "admins.deactivate", adminTarget), noBody()] as const,
   request: { params: AdminIdParam },
-  responses: { 200: jsonOf(AdminAccount, "Deactivated"), ...errors("validation_failed", "forbidden", "not_found", "conflict") },
+  responses: {
+    200: jsonOf(AdminAccount, "Deactivated"),
+    ...errors("validation_failed", "payload_too_large", "forbidden", "not_found", "conflict"),
+  },
 });
 
 export const adminAccountRoutes = createRouter()

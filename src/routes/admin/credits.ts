@@ -2,7 +2,7 @@ import { createRoute } from "@hono/zod-openapi";
 import { requirePermission } from "../../middleware/permissions";
 import { GrantBody, GrantResult } from "../../schemas/credits";
 import { grantCredits } from "../../services/credits";
-import { bearer, createRouter, errors, jsonBody, jsonOf } from "../openapi";
+import { BODY_ERRORS, bearer, createRouter, errors, jsonBody, jsonOf } from "../openapi";
 
 const grant = createRoute({
   method: "post",
@@ -13,7 +13,7 @@ const grant = createRoute({
   description: "The balance, the ledger row and the audit row are one atomic write.",
   middleware: [requirePermission("credits.manage", "credits.grant")] as const,
   request: { body: jsonBody(GrantBody) },
-  responses: { 200: jsonOf(GrantResult, "The new balance"), ...errors("validation_failed", "forbidden", "unsupported_media_type") },
+  responses: { 200: jsonOf(GrantResult, "The new balance"), ...errors(...BODY_ERRORS, "forbidden") },
 });
 
 export const adminCreditRoutes = createRouter().openapi(grant, async (c) =>

@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import { noBody } from "../../middleware/body";
 import { requirePermission } from "../../middleware/permissions";
 import {
   AdminConversation,
@@ -17,7 +18,7 @@ import {
 import { overview } from "../../services/analytics";
 import { adminConversation, hardDeleteMessage, moderateMessage } from "../../services/moderation";
 import { exportStream, searchMessages } from "../../services/search";
-import { bearer, createRouter, errors, jsonBody, jsonOf } from "../openapi";
+import { BODY_ERRORS, bearer, createRouter, errors, jsonBody, jsonOf } from "../openapi";
 
 const tags = ["admin"];
 const messageTarget = (p: Record<string, string>) => ({ targetType: "message", targetId: p.message_id });
@@ -66,7 +67,7 @@ const moderate = createRoute({
   request: { params: MessageIdParam, body: jsonBody(ModerateBody) },
   responses: {
     200: jsonOf(ModerateResult, "Moderated"),
-    ...errors("validation_failed", "forbidden", "not_found", "unsupported_media_type"),
+    ...errors(...BODY_ERRORS, "forbidden", "not_found"),
   },
 });
 
@@ -110,9 +111,9 @@ const hardDelete = createRoute({
   security: bearer,
   summary: "Permanently delete a message (super_admin)",
   description: "Removes the row and its search index entry; its seq stays unused. The audit row keeps the deleted row as `before`.",
-  middleware: [requirePermission("super_admin", "messages.hard_delete", messageTarget)] as const,
+  middleware: [requirePermission("super_admin", "messages.hard_delete", messageTarget), noBody()] as const,
   request: { params: MessageIdParam },
-  responses: { 200: jsonOf(HardDeleteResult, "Deleted"), ...errors("validation_failed", "forbidden", "not_found") },
+  responses: { 200: jsonOf(HardDeleteResult, "Deleted"), ...errors("validation_failed", "payload_too_large", "forbidden", "not_found") },
 });
 
 export const adminMessageRoutes = createRouter()
