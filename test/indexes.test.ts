@@ -2,13 +2,13 @@ import { describe, expect, it } from "vitest";
 import { exportPage, searchPage } from "../src/db/admin-messages";
 import { ledgerPage } from "../src/db/credits";
 import {
-  changedSinceQuery,
+  changedSince,
   clientIdQuery,
   conversationQuery,
   createdAtUpToQuery,
   historyPage,
-  markDeliveredQuery,
-  markReadQuery,
+  markManyDelivered,
+  markRead,
   unreadQuery,
 } from "../src/db/messages";
 import { db, planOf } from "./helpers";
@@ -53,7 +53,7 @@ describe("hot queries use indexes (EXPLAIN QUERY PLAN)", () => {
     const caughtUp = (await planOf(createdAtUpToQuery(db, "a:b", 7))).join("\n");
     expect(caughtUp).toMatch(/SEARCH messages USING INDEX messages_conversation_seq_unique \(conversation_id=\? AND seq<\?\)/);
     expect(caughtUp).not.toContain("TEMP B-TREE");
-    const changed = (await planOf(changedSinceQuery(db, "a:b", 7, "2026-11-01T00:00:00.000Z", 501))).join("\n");
+    const changed = (await planOf(changedSince(db, "a:b", 7, "2026-11-01T00:00:00.000Z", 501))).join("\n");
     expect(changed).toMatch(/SEARCH messages USING INDEX messages_conversation_updated_idx \(conversation_id=\? AND updated_at>\?\)/);
     expect(changed).not.toContain("TEMP B-TREE");
   });
@@ -62,10 +62,10 @@ describe("hot queries use indexes (EXPLAIN QUERY PLAN)", () => {
     const ids = Array.from({ length: 100 }, (_, i) => `msg_${i}`);
     const now = "2026-11-25T00:00:00.000Z";
     for (const q of [
-      markReadQuery(db, ids, "me", now),
-      markReadQuery(db, ["one"], "me", now, "a:b"),
-      markDeliveredQuery(db, ids, "me", now),
-      markDeliveredQuery(db, ["one"], "me", now, "a:b"),
+      markRead(db, ids, "me", now),
+      markRead(db, ["one"], "me", now, "a:b"),
+      markManyDelivered(db, ids, "me", now),
+      markManyDelivered(db, ["one"], "me", now, "a:b"),
     ]) {
       const plan = (await planOf(q)).join("\n");
       expect(plan).toMatch(/SEARCH messages USING INDEX messages_id_unique \(id=\?\)/);

@@ -8,6 +8,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../src/app";
 import { findById } from "../src/db/messages";
+import type { MessageRow } from "../src/db/schema";
 import type { ConversationRoom } from "../src/durable-objects/conversation-room";
 import { as as asUser, BASE, createAdmin, db, json, pair, send, tokenFor } from "./helpers";
 import { openSocket, roomStub } from "./sockets";
@@ -35,6 +36,18 @@ async function callWithRoomsDown(userId: string, method: string, path: string, b
     roomsDown,
   );
 }
+
+/** A message committed while its room was unreachable: stored, announced to no one. Its row. */
+async function sendUnannounced(from: string, to: string, content: string): Promise<MessageRow> {
+  const res = await callWithRoomsDown(from, "POST", "/api/v2/messages/send", { receiver_id: to, content });
+  expect(res.status).toBe(201);
+  const row = await findById(db, (await json(res)).id);
+  if (!row) throw new Error("no row");
+  return row;
+}
+
+/** The room finally hears of a message, as a late notification would tell it. */
+const announceLate = (m: MessageRow) => roomStub(m.senderId, m.receiverId).publish(m.conversationId, [{ type: "message.new", message: m }]);
 
 describe("a notification that never reached the room", () => {
   it("the HTTP writes stand, and resume replays the receipt, the deletion and the moderation from D1", async () => {
@@ -91,8 +104,7 @@ describe("a notification that never reached the room", () => {
     const bobSocket = await openSocket(bob, { partner: alice });
     await bobSocket.drain();
 
-    const lost = await callWithRoomsDown(alice, "POST", "/api/v2/messages/send", { receiver_id: bob, content: "two" });
-    expect(lost.status).toBe(201);
+    const two = await sendUnannounced(alice, bob, "two");
     expect(await bobSocket.drain()).toEqual([]);
     await send(alice, bob, "three");
     const events = await bobSocket.drain();
@@ -102,9 +114,7 @@ describe("a notification that never reached the room", () => {
     ]);
 
     // The lost notification turning up late delivers nothing twice.
-    const two = await findById(db, (await json(lost)).id);
-    if (!two) throw new Error("no row");
-    await roomStub(alice, bob).publish(two.conversationId, [{ type: "message.new", message: two }]);
+    await announceLate(two);
     expect(await bobSocket.drain()).toEqual([]);
     bobSocket.close();
   });
@@ -114,12 +124,10 @@ describe("late and lost notifications on live sockets", () => {
   it("a socket opened without since still gets a message committed before it connected but announced after", async () => {
     const { alice, bob } = await pair(5);
     await send(alice, bob, "one");
-    const late = await callWithRoomsDown(alice, "POST", "/api/v2/messages/send", { receiver_id: bob, content: "two" });
+    const late = await sendUnannounced(alice, bob, "two");
     const bobSocket = await openSocket(bob, { partner: alice });
     await bobSocket.drain();
-    const row = await findById(db, (await json(late)).id);
-    if (!row) throw new Error("no row");
-    await roomStub(alice, bob).publish(row.conversationId, [{ type: "message.new", message: row }]);
+    await announceLate(late);
     expect((await bobSocket.drain()).map((e) => [e.type, e.message?.seq])).toEqual([["message.new", 2]]);
     bobSocket.close();
   });
@@ -129,15 +137,13 @@ describe("late and lost notifications on live sockets", () => {
     await send(alice, bob, "one");
     const aliceSocket = await openSocket(alice, { partner: bob });
     await aliceSocket.drain();
-    const late = await callWithRoomsDown(alice, "POST", "/api/v2/messages/send", { receiver_id: bob, content: "two" });
-    const sent = await findById(db, (await json(late)).id);
-    await asUser(bob).post("/api/v2/messages/mark-read", { message_ids: [sent?.id] });
+    const sent = await sendUnannounced(alice, bob, "two");
+    await asUser(bob).post("/api/v2/messages/mark-read", { message_ids: [sent.id] });
     expect(await aliceSocket.drain()).toEqual([
       { type: "message.new", message: expect.objectContaining({ seq: 2, status: "read" }) },
-      { type: "message.status", message_id: sent?.id, status: "read", delivered_at: expect.any(String), read_at: expect.any(String) },
+      { type: "message.status", message_id: sent.id, status: "read", delivered_at: expect.any(String), read_at: expect.any(String) },
     ]);
-    if (!sent) throw new Error("no row");
-    await roomStub(alice, bob).publish(sent.conversationId, [{ type: "message.new", message: sent }]); // the stale announcement
+    await announceLate(sent); // the stale announcement
     expect(await aliceSocket.drain()).toEqual([]);
     aliceSocket.close();
   });
@@ -147,10 +153,8 @@ describe("late and lost notifications on live sockets", () => {
     await send(alice, bob, "one");
     const bobSocket = await openSocket(bob, { partner: alice });
     await bobSocket.drain();
-    await callWithRoomsDown(alice, "POST", "/api/v2/messages/send", { receiver_id: bob, content: "two" });
-    const three = await callWithRoomsDown(alice, "POST", "/api/v2/messages/send", { receiver_id: bob, content: "three" });
-    const row = await findById(db, (await json(three)).id);
-    if (!row) throw new Error("no row");
+    await sendUnannounced(alice, bob, "two");
+    const row = await sendUnannounced(alice, bob, "three");
     await runInDurableObject(roomStub(alice, bob), async (room: ConversationRoom) => {
       const holder = room as unknown as { env: Env };
       const real = holder.env;

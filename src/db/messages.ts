@@ -154,16 +154,13 @@ export async function createdAtUpTo(db: Db, conversationId: string, seq: number)
 }
 
 /** Resume: messages up to `seq` whose receipts, deletion or moderation changed at or after `since`. */
-export const changedSinceQuery = (db: Db, conversationId: string, seq: number, since: string, limit: number) =>
+export const changedSince = (db: Db, conversationId: string, seq: number, since: string, limit: number) =>
   db
     .select()
     .from(messages)
     .where(and(eq(messages.conversationId, conversationId), gte(messages.updatedAt, since), lte(messages.seq, seq)))
     .orderBy(messages.updatedAt)
     .limit(limit);
-
-export const changedSince = (db: Db, conversationId: string, seq: number, since: string, limit: number): Promise<MessageRow[]> =>
-  changedSinceQuery(db, conversationId, seq, since, limit);
 
 /**
  * `id IN (...)` for any number of ids as ONE bound parameter (a JSON array): D1 allows at most 100
@@ -247,7 +244,7 @@ export async function unreadCount(db: Db, receiverId: string, senderId?: string)
  * Marks the caller's messages read (only within `conversationId` when given: a socket's receipts
  * stay in its room); the rows returned are exactly those that changed.
  */
-export const markReadQuery = (db: Db, ids: string[], receiverId: string, now: string, conversationId?: string) =>
+export const markRead = (db: Db, ids: string[], receiverId: string, now: string, conversationId?: string) =>
   db
     .update(messages)
     .set({
@@ -259,19 +256,13 @@ export const markReadQuery = (db: Db, ids: string[], receiverId: string, now: st
     .where(and(idIn(ids), ofReceiver(receiverId), inConversation(conversationId), ne(messages.status, "read"), RECEIPTABLE))
     .returning();
 
-export const markRead = (db: Db, ids: string[], receiverId: string, now: string, conversationId?: string): Promise<MessageRow[]> =>
-  markReadQuery(db, ids, receiverId, now, conversationId);
-
 /** Marks delivered every listed message of the caller that is still `sent`; returns those that changed. */
-export const markDeliveredQuery = (db: Db, ids: string[], receiverId: string, now: string, conversationId?: string) =>
+export const markManyDelivered = (db: Db, ids: string[], receiverId: string, now: string, conversationId?: string) =>
   db
     .update(messages)
     .set({ status: "delivered", deliveredAt: now, updatedAt: now })
     .where(and(idIn(ids), ofReceiver(receiverId), inConversation(conversationId), eq(messages.status, "sent"), RECEIPTABLE))
     .returning();
-
-export const markManyDelivered = (db: Db, ids: string[], receiverId: string, now: string, conversationId?: string): Promise<MessageRow[]> =>
-  markDeliveredQuery(db, ids, receiverId, now, conversationId);
 
 export async function softDelete(db: Db, id: string, senderId: string, now: string): Promise<MessageRow | undefined> {
   return db

@@ -200,7 +200,7 @@ export class ConversationRoom extends DurableObject<Env> {
       const known = this.sql.exec<{ rank: number }>("SELECT rank FROM receipts WHERE message_id = ?", m.id).toArray()[0];
       if (known && known.rank >= rank) return; // a late snapshot: the socket already has this or newer
     }
-    const eseq = this.log(event.type, m, Math.max(this.hw(), m.seq));
+    const eseq = this.log(event.type, m, this.hw()); // apply() announced m first, so hw >= m.seq
     if (rank !== null) {
       this.sql.exec(
         "INSERT INTO receipts (message_id, rank, eseq) VALUES (?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET rank = excluded.rank, eseq = excluded.eseq",
