@@ -215,15 +215,15 @@ describe("the audit log holds no message content, and records state as the write
     const { alice, bob } = await pair(1);
     const m = await send(alice, bob, "contested");
     const states = ["flagged", "blocked", "approved", "pending"] as const;
-    const bodies = Array.from({ length: 16 }, (_, i) => ({ moderation_status: states[i % 4], reason: `r${i}` }));
+    const bodies = Array.from({ length: 40 }, (_, i) => ({ moderation_status: states[i % 4], reason: `r${i}` }));
     const responses = await Promise.all(bodies.map((b) => moderate(m.id, b)));
-    expect(responses.map((r) => r.status)).toEqual(Array(16).fill(200));
+    expect(responses.map((r) => r.status)).toEqual(Array(40).fill(200));
     const { results } = await env.DB.prepare(
       "SELECT before_state, after_state FROM audit_log WHERE target_id = ? AND action = 'messages.moderate' ORDER BY pk",
     )
       .bind(m.id)
       .all<{ before_state: string; after_state: string }>();
-    expect(results).toHaveLength(16);
+    expect(results).toHaveLength(40);
     let state: unknown = { moderation_status: "pending", moderation_reason: null };
     for (const r of results) {
       expect(JSON.parse(r.before_state)).toEqual(state);
@@ -239,19 +239,19 @@ describe("the audit log holds no message content, and records state as the write
     const { alice, bob } = await pair(1);
     const m = await send(alice, bob, "doomed");
     const calls = [
-      ...Array.from({ length: 6 }, (_, i) => moderate(m.id, { moderation_status: i % 2 ? "blocked" : "flagged", reason: `r${i}` })),
+      ...Array.from({ length: 15 }, (_, i) => moderate(m.id, { moderation_status: i % 2 ? "blocked" : "flagged", reason: `r${i}` })),
       as(superAdmin).del(`/api/admin/messages/${m.id}/hard-delete`),
-      ...Array.from({ length: 6 }, (_, i) => moderate(m.id, { moderation_status: "approved", reason: `late${i}` })),
+      ...Array.from({ length: 15 }, (_, i) => moderate(m.id, { moderation_status: "approved", reason: `late${i}` })),
     ];
     const statuses = (await Promise.all(calls)).map((r) => r.status);
-    expect(statuses[6]).toBe(200);
+    expect(statuses[15]).toBe(200);
     expect(statuses.every((s) => s === 200 || s === 404)).toBe(true);
     const { results } = await env.DB.prepare(
       "SELECT action, outcome, before_state, after_state FROM audit_log WHERE target_id = ? ORDER BY pk",
     )
       .bind(m.id)
       .all<{ action: string; outcome: string; before_state: string | null; after_state: string | null }>();
-    expect(results).toHaveLength(13); // one row per call
+    expect(results).toHaveLength(31); // one row per call
     const changes = results.filter((r) => r.outcome === "success");
     const deleteAt = changes.findIndex((r) => r.action === "messages.hard_delete");
     expect(deleteAt).toBe(changes.length - 1); // nothing changed the message after it was gone

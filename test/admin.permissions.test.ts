@@ -495,6 +495,18 @@ describe("refused admin calls are throttled per caller (10 a minute), and audite
     expect(await auditRowsOf(allowed)).toHaveLength(1);
   });
 
+  it("the OpenAPI document lists 403 and 429 on every admin route", async () => {
+    const doc = await json(await call("GET", "/api/openapi.json"));
+    const ops = Object.entries(doc.paths as Record<string, Record<string, { responses: object }>>)
+      .filter(([path]) => path.startsWith("/api/admin/"))
+      .flatMap(([path, item]) => Object.entries(item).map(([method, op]) => [`${method} ${path}`, op.responses] as const));
+    expect(ops.length).toBeGreaterThanOrEqual(12);
+    for (const [name, responses] of ops) {
+      expect(responses, name).toHaveProperty("403");
+      expect(responses, name).toHaveProperty("429");
+    }
+  });
+
   it("each caller has their own allowance", async () => {
     const [a, b] = [newUser("prober"), newUser("prober")];
     await probe(() => as(a).get("/api/admin/admins"), 1);

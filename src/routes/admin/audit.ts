@@ -21,7 +21,7 @@ const list = createRoute({
     "(the response's X-Request-Id); an X-Request-Id the client sent is kept as `details.client_request_id`.",
   middleware: [requirePermission("super_admin", "audit.list")] as const,
   request: { query: AuditQuery },
-  responses: { 200: jsonOf(AuditPage, "A page of audit rows"), ...errors("validation_failed", "forbidden") },
+  responses: { 200: jsonOf(AuditPage, "A page of audit rows"), ...errors("validation_failed", "forbidden", "rate_limited") },
 });
 
 const verify = createRoute({
@@ -39,7 +39,7 @@ const verify = createRoute({
     "before it was removed), `unknown_key` (its key is not configured), `seal_missing` (its seal was removed), or " +
     "`chain_truncated` (rows or seals at the end are gone; the sealer keeps its last seal outside D1, `id` is null).",
   middleware: [requirePermission("super_admin", "audit.verify")] as const,
-  responses: { 200: jsonOf(ChainVerdict, "The verdict"), ...errors("forbidden") },
+  responses: { 200: jsonOf(ChainVerdict, "The verdict"), ...errors("forbidden", "rate_limited") },
 });
 
 export const adminAuditRoutes = createRouter()
