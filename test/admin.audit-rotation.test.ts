@@ -7,7 +7,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { auditKeyringOf } from "../src/lib/audit-hash";
-import { type SealCursor, SealCursorMismatch, sealPending, verifyChain } from "../src/services/audit";
+import { type SealCursor, SealCursorMismatch, sealPending, verifyChain } from "../src/services/audit-chain";
 import { as, count, createAdmin, db } from "./helpers";
 
 const K1 = env.AUDIT_HMAC_KEY;

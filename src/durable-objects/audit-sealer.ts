@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { dbOf } from "../db/client";
 import { auditKeyringOf } from "../lib/audit-hash";
 import { logError } from "../lib/log";
-import { type SealCursor, SealCursorMismatch, sealPending } from "../services/audit";
+import { type SealCursor, SealCursorMismatch, sealPending } from "../services/audit-chain";
 
 export type SealReport = {
   sealed: number;
@@ -19,7 +19,7 @@ const DEFAULT_DELAY_MS = 250;
 /**
  * The one sequencer of the audit chain (a single instance, by name). Admin calls commit their audit
  * rows unsealed and poke it; it waits a moment (an alarm, so a burst of calls costs one pass), then
- * seals every unsealed row in pk order (services/audit.ts `sealPending`).
+ * seals every unsealed row in pk order (services/audit-chain.ts `sealPending`).
  *
  * Its storage holds one thing: the last seal it wrote. D1 must still hold that seal unchanged
  * before the chain is extended, so removing seals (to get edited rows sealed again) stops the

@@ -5,7 +5,8 @@ import { adminWithPermissions } from "../db/admins";
 import type { Permission } from "../db/schema";
 import type { AppEnv } from "../env";
 import { AppError, errorCodeOf } from "../errors";
-import { type AuditEvent, type AuditScope, recordAudit, recordThrottled, sealSoon } from "../services/audit";
+import { type AuditEvent, type AuditScope, recordAudit, recordThrottled } from "../services/audit";
+import { sealSoon } from "../services/audit-chain";
 import { limitBody } from "./body";
 
 /** Stored request text is cut to this many characters: a probe cannot write an unbounded row. */

@@ -1,7 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
 import { requirePermission } from "../../middleware/permissions";
 import { AuditPage, AuditQuery, ChainVerdict } from "../../schemas/admin";
-import { auditLogPage, verifyAuditLog } from "../../services/audit";
+import { auditLogPage } from "../../services/audit";
+import { verifyAuditLog } from "../../services/audit-chain";
 import { bearer, createRouter, errors, jsonOf } from "../openapi";
 
 const tags = ["admin"];
