@@ -12,6 +12,9 @@ export default defineConfig(async () => ({
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           JWT_SECRET: "test-secret-0123456789abcdef-0123456789abcdef",
           AUDIT_HMAC_KEY: "test-audit-key-0123456789abcdef-0123456789abcdef",
+          AUDIT_HMAC_PREVIOUS_KEYS: "{}",
+          // Tests seal the audit chain themselves (runDurableObjectAlarm, sealNow): no alarm fires on its own.
+          AUDIT_SEAL_DELAY_MS: "600000",
           JWT_JWKS_URL: "",
           DEV_AUTH: "true",
         },

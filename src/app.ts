@@ -54,7 +54,11 @@ export function createApp() {
   app.onError(onError);
   app.notFound(onNotFound);
 
-  app.use(requestId());
+  // Always our own id, never the client's (audit rows and logs carry it; a client's is kept in its audit row's details).
+  app.use(requestId({ headerName: "" }), (c, next) => {
+    c.header("X-Request-Id", c.var.requestId);
+    return next();
+  });
   app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
   app.use("/api/*", (c, next) => corsFor(c.env.CORS_ORIGINS ?? "*")(c, next));
   app.use(withDb);

@@ -1,5 +1,6 @@
 import { app } from "./app";
 
+export { AuditSealer } from "./durable-objects/audit-sealer";
 export { ConversationRoom } from "./durable-objects/conversation-room";
 export { Inbox } from "./durable-objects/inbox";
 

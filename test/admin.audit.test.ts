@@ -1,10 +1,12 @@
 import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { othersKeepSuperAdmin } from "../src/db/admins";
 import { admins } from "../src/db/schema";
-import { auditHash } from "../src/lib/audit-hash";
+import { auditHash, GENESIS_HASH } from "../src/lib/audit-hash";
+import { contentDigest } from "../src/lib/content-digest";
 import { type AuditScope, commitWithAudit } from "../src/services/audit";
+import { chain, quietly, sealNow, verify, withoutTriggers } from "./audit";
 import { as, auditRowsOf, balanceOf, count, createAdmin, db, json, newUser, pair, seedCredits, send } from "./helpers";
 
 let superAdmin: string;
@@ -19,10 +21,10 @@ const logs = async (query = "") => {
 };
 
 describe("GET /api/admin/audit-logs", () => {
-  it("lists rows newest first with every field the contract names", async () => {
+  it("lists rows newest first with every field the contract names; the seal fields fill in once the row is sealed", async () => {
     const mod = await createAdmin("moderator");
     const { alice, bob } = await pair(1);
-    const m = await send(alice, bob);
+    const m = await send(alice, bob, "rude words");
     const res = await as(mod).post(
       `/api/admin/messages/${m.id}/moderate`,
       { moderation_status: "blocked", reason: "abuse" },
@@ -33,8 +35,9 @@ describe("GET /api/admin/audit-logs", () => {
       },
     );
     expect(res.status).toBe(200);
-    const page = await logs(`?admin_id=${mod}`);
-    expect(page.audit_logs[0]).toEqual({
+    const serverId = res.headers.get("x-request-id");
+    expect(serverId).toMatch(/^[0-9a-f-]{36}$/);
+    const expected = {
       id: expect.stringMatching(/^aud_/),
       created_at: expect.stringMatching(/Z$/),
       admin_id: mod,
@@ -48,13 +51,28 @@ describe("GET /api/admin/audit-logs", () => {
       severity: "warning",
       before: { moderation_status: "pending", moderation_reason: null },
       after: { moderation_status: "blocked", moderation_reason: "abuse" },
-      details: { sender_id: alice, receiver_id: bob },
+      // The text is never stored: its digest stands for it. The client's request id is kept, ours is the row's.
+      details: { sender_id: alice, receiver_id: bob, ...(await contentDigest("rude words")), client_request_id: "req-audit-fields-1" },
       ip: "198.51.100.7",
       user_agent: "console/1.0",
-      request_id: "req-audit-fields-1",
+      request_id: serverId,
+    };
+    // Committed, not yet sealed (nothing sealed since: the sealer runs when a test says so).
+    const unsealed = await logs(`?admin_id=${mod}`);
+    expect(unsealed.audit_logs[0]).toEqual({ ...expected, prev_hash: null, hash: null, key_id: null });
+
+    await sealNow();
+    const sealed = await logs(`?admin_id=${mod}`);
+    expect(sealed.audit_logs[0]).toEqual({
+      ...expected,
       prev_hash: expect.stringMatching(/^[0-9a-f]{64}$/),
       hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      key_id: "k1",
     });
+    // It links to the row committed just before it (the file's first row links to the genesis hash).
+    const rows = await chain();
+    const at = rows.findIndex((r) => r.id === sealed.audit_logs[0].id);
+    expect(sealed.audit_logs[0].prev_hash).toBe(at === 0 ? GENESIS_HASH : rows[at - 1]?.hash);
   });
 
   it("records reads with the filters used, and refusals", async () => {
@@ -90,13 +108,12 @@ describe("GET /api/admin/audit-logs", () => {
 describe("a change and its audit row stand or fall together", () => {
   const scope = (action: string): AuditScope => ({
     actor: { adminId: "tester", email: null, role: "super_admin" },
-    request: { ip: null, userAgent: null, requestId: null },
-    hmacKey: env.AUDIT_HMAC_KEY,
+    request: { ip: null, userAgent: null, requestId: null, clientRequestId: null },
     action,
     written: false,
   });
   const deactivate = (id: string, s: AuditScope) =>
-    commitWithAudit(db, s, async () => ({
+    commitWithAudit(db, s, {
       statements: [
         db
           .update(admins)
@@ -107,7 +124,7 @@ describe("a change and its audit row stand or fall together", () => {
       event: { targetType: "admin", targetId: id, after: { active: false } },
       onlyIfChanged: true,
       result: (results) => (results[0] as unknown[]).length,
-    }));
+    });
 
   it("when the guard inside the statement refuses, no audit row claims the change", async () => {
     await env.DB.prepare("UPDATE admins SET active = 0 WHERE role = 'super_admin'").run();
@@ -127,7 +144,7 @@ describe("a change and its audit row stand or fall together", () => {
     expect(await deactivate(other, s)).toBe(1);
     expect(s.written).toBe(true);
     expect(await count("SELECT 1 FROM audit_log WHERE action = 'test.guard_passed' AND target_id = ?", other)).toBe(1);
-    expect((await json(await as(superAdmin).get("/api/admin/audit-logs/verify"))).ok).toBe(true);
+    expect(await verify(superAdmin)).toMatchObject({ ok: true, unsealed: 0 });
   });
 
   /**
@@ -219,12 +236,10 @@ describe("a change and its audit row stand or fall together", () => {
     await env.DB.prepare(
       `CREATE TRIGGER audit_sabotage BEFORE INSERT ON audit_log WHEN NEW.action = '${c.action}' BEGIN SELECT RAISE(ABORT, 'sabotaged'); END`,
     ).run();
-    const quiet = vi.spyOn(console, "error").mockImplementation(() => {});
     let failed: Response;
     try {
-      failed = await c.call();
+      failed = await quietly(c.call);
     } finally {
-      quiet.mockRestore();
       await env.DB.prepare("DROP TRIGGER audit_sabotage").run();
     }
     expect(failed.status).toBe(500);
@@ -242,88 +257,104 @@ describe("a change and its audit row stand or fall together", () => {
       expect.objectContaining({ action: c.action, target_id: c.target, admin_id: superAdmin, outcome: "success", status_code: c.ok }),
     ]);
     expect(await count("SELECT 1 FROM audit_log WHERE action = ? AND target_id = ?", c.action, c.target)).toBe(1);
-    expect((await json(await as(superAdmin).get("/api/admin/audit-logs/verify"))).ok).toBe(true);
+    expect(await verify(superAdmin)).toMatchObject({ ok: true, unsealed: 0 });
   });
 });
 
 describe("the audit log is append-only and tamper-evident", () => {
-  it("UPDATE and DELETE are refused in SQL", async () => {
-    await as(superAdmin).get("/api/admin/admins");
-    const before = await env.DB.prepare("SELECT COUNT(*) AS n FROM audit_log").first<{ n: number }>();
-    await expect(env.DB.prepare("UPDATE audit_log SET action = 'nothing happened'").run()).rejects.toThrow(/append-only/);
-    await expect(env.DB.prepare("DELETE FROM audit_log").run()).rejects.toThrow(/append-only/);
-    const after = await env.DB.prepare("SELECT COUNT(*) AS n FROM audit_log").first<{ n: number }>();
-    expect(after?.n).toBe(before?.n);
-  });
-
-  it("deleting a row from the middle breaks the link of the row after it (prev_hash_mismatch)", async () => {
+  const ATTACKER_KEY = "attacker-key-0123456789abcdef-0123456789abcdef";
+  const all = (sql: string, ...params: unknown[]) =>
+    env.DB.prepare(sql)
+      .bind(...params)
+      .all<Record<string, string | number | null>>()
+      .then((r) => r.results);
+  const insertBack = async (table: string, row: Record<string, unknown> | undefined) => {
+    const cols = Object.keys(row ?? {});
+    await env.DB.prepare(`INSERT INTO ${table} (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`)
+      .bind(...cols.map((k) => row?.[k]))
+      .run();
+  };
+  /** A sealed chain of a few rows, all sealed, oldest first. */
+  const sealedChain = async () => {
     for (let i = 0; i < 3; i++) await as(superAdmin).get("/api/admin/admins");
-    expect((await json(await as(superAdmin).get("/api/admin/audit-logs/verify"))).ok).toBe(true);
-    const { results: chain } = await env.DB.prepare("SELECT * FROM audit_log ORDER BY pk").all<Record<string, unknown>>();
-    const mid = Math.floor(chain.length / 2);
-    const [victim, next] = [chain[mid], chain[mid + 1]];
-    expect(mid).toBeGreaterThan(0);
-    expect(next).toBeDefined();
+    await sealNow();
+    const rows = await chain();
+    expect(rows.every((r) => r.hash !== null)).toBe(true);
+    return rows;
+  };
 
-    // An attacker with raw SQL access drops the guard and removes a row.
-    await env.DB.prepare("DROP TRIGGER audit_log_no_delete").run();
-    try {
-      await env.DB.prepare("DELETE FROM audit_log WHERE id = ?").bind(victim?.id).run();
-      const broken = await json(await as(superAdmin).get("/api/admin/audit-logs/verify"));
-      expect(broken).toEqual({
-        ok: false,
-        rows_checked: mid,
-        first_broken: { id: next?.id, created_at: next?.created_at, reason: "prev_hash_mismatch" },
-      });
-    } finally {
-      // Put history back exactly as it was (same pk, same content) and the guard with it.
-      const cols = Object.keys(victim ?? {});
-      await env.DB.prepare(`INSERT INTO audit_log (${cols.join(", ")}) VALUES (${cols.map(() => "?").join(", ")})`)
-        .bind(...cols.map((k) => victim?.[k]))
-        .run();
-      await env.DB.prepare(
-        "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'append-only: audit_log'); END",
-      ).run();
-    }
-    expect((await json(await as(superAdmin).get("/api/admin/audit-logs/verify"))).ok).toBe(true);
-    await expect(env.DB.prepare("DELETE FROM audit_log WHERE id = ?").bind(victim?.id).run()).rejects.toThrow(/append-only/);
+  it("UPDATE and DELETE are refused in SQL, on rows and on seals", async () => {
+    await sealedChain();
+    const counts = () => Promise.all(["audit_log", "audit_seals"].map((t) => count(`SELECT 1 FROM ${t}`)));
+    const before = await counts();
+    await expect(env.DB.prepare("UPDATE audit_log SET action = 'nothing happened'").run()).rejects.toThrow(/append-only: audit_log/);
+    await expect(env.DB.prepare("DELETE FROM audit_log").run()).rejects.toThrow(/append-only: audit_log/);
+    await expect(env.DB.prepare("UPDATE audit_seals SET key_id = 'k0'").run()).rejects.toThrow(/append-only: audit_seals/);
+    await expect(env.DB.prepare("DELETE FROM audit_seals").run()).rejects.toThrow(/append-only: audit_seals/);
+    expect(await counts()).toEqual(before);
   });
 
-  it("verify walks the chain: ok, then the first broken row once someone rewrites history", async () => {
-    await as(superAdmin).get("/api/admin/admins");
-    const ok = await json(await as(superAdmin).get("/api/admin/audit-logs/verify"));
-    expect(ok).toMatchObject({ ok: true, rows_checked: expect.any(Number), head_hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+  it("a rewritten row is named by verify (hash_mismatch); written back, the chain verifies again", async () => {
+    const ok = await verify(superAdmin);
+    expect(ok).toEqual({ ok: true, rows_checked: expect.any(Number), head_hash: expect.stringMatching(/^[0-9a-f]{64}$/), unsealed: 0 });
     expect(ok.rows_checked).toBeGreaterThan(1);
-
-    // An attacker with raw SQL access drops the guard and edits a row.
-    const victim = await env.DB.prepare("SELECT id, admin_id FROM audit_log ORDER BY pk LIMIT 1 OFFSET 1").first<{
-      id: string;
-      admin_id: string;
-    }>();
-    const victimAdmin = victim?.admin_id;
-    await env.DB.prepare("DROP TRIGGER audit_log_no_update").run();
-    await env.DB.prepare("UPDATE audit_log SET admin_id = 'someone-else' WHERE id = ?").bind(victim?.id).run();
-    const broken = await json(await as(superAdmin).get("/api/admin/audit-logs/verify"));
-    expect(broken).toEqual({
-      ok: false,
-      rows_checked: 1,
-      first_broken: { id: victim?.id, created_at: expect.any(String), reason: "hash_mismatch" },
+    const [, victim] = await chain();
+    await withoutTriggers(["audit_log"], async () => {
+      await env.DB.prepare("UPDATE audit_log SET admin_id = 'someone-else' WHERE pk = ?").bind(victim?.pk).run();
+      expect(await verify(superAdmin)).toEqual({
+        ok: false,
+        rows_checked: 1,
+        first_broken: { id: victim?.id, created_at: victim?.created_at, reason: "hash_mismatch" },
+      });
+      await env.DB.prepare("UPDATE audit_log SET admin_id = ? WHERE pk = ?").bind(victim?.admin_id, victim?.pk).run();
     });
-
-    // Writing the original value back restores the hash: the chain is whole again, and the guard returns.
-    await env.DB.prepare("UPDATE audit_log SET admin_id = ? WHERE id = ?").bind(victimAdmin, victim?.id).run();
-    await env.DB.prepare(
-      "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'append-only: audit_log'); END",
-    ).run();
-    expect((await json(await as(superAdmin).get("/api/admin/audit-logs/verify"))).ok).toBe(true);
-    await expect(env.DB.prepare("UPDATE audit_log SET admin_id = 'someone-else'").run()).rejects.toThrow(/append-only/);
+    expect(await verify(superAdmin)).toMatchObject({ ok: true, unsealed: 0 });
   });
 
-  it("a writer without AUDIT_HMAC_KEY cannot forge a chain: re-sealing every later row with another key is caught", async () => {
-    await as(superAdmin).get("/api/admin/admins");
-    const rows = await env.DB.prepare("SELECT * FROM audit_log ORDER BY pk").all<Record<string, string | number | null>>();
-    const all = rows.results;
-    const at = all.length - 3;
+  it("a row deleted from the middle breaks the link of the row after it (prev_hash_mismatch)", async () => {
+    const rows = await sealedChain();
+    const mid = Math.floor(rows.length / 2);
+    const [victim, next] = [rows[mid], rows[mid + 1]];
+    expect(mid).toBeGreaterThan(0);
+    const [stored] = await all("SELECT * FROM audit_log WHERE pk = ?", victim?.pk);
+    await withoutTriggers(["audit_log"], async () => {
+      await env.DB.prepare("DELETE FROM audit_log WHERE pk = ?").bind(victim?.pk).run();
+      try {
+        expect(await verify(superAdmin)).toEqual({
+          ok: false,
+          rows_checked: mid,
+          first_broken: { id: next?.id, created_at: next?.created_at, reason: "prev_hash_mismatch" },
+        });
+      } finally {
+        await insertBack("audit_log", stored); // the same pk and content
+      }
+    });
+    expect(await verify(superAdmin)).toMatchObject({ ok: true, unsealed: 0 });
+  });
+
+  it("a seal removed from the middle is named by its row (seal_missing)", async () => {
+    const rows = await sealedChain();
+    const mid = Math.floor(rows.length / 2);
+    const victim = rows[mid];
+    const [seal] = await all("SELECT * FROM audit_seals WHERE audit_pk = ?", victim?.pk);
+    await withoutTriggers(["audit_seals"], async () => {
+      await env.DB.prepare("DELETE FROM audit_seals WHERE audit_pk = ?").bind(victim?.pk).run();
+      try {
+        expect(await verify(superAdmin)).toEqual({
+          ok: false,
+          rows_checked: mid,
+          first_broken: { id: victim?.id, created_at: victim?.created_at, reason: "seal_missing" },
+        });
+      } finally {
+        await insertBack("audit_seals", seal);
+      }
+    });
+    expect(await verify(superAdmin)).toMatchObject({ ok: true, unsealed: 0 });
+  });
+
+  it("a writer without the key cannot forge seals: re-sealing from a rewritten row with another key is caught, and nothing is chained onto it", async () => {
+    const rows = await sealedChain();
+    const at = rows.length - 3;
     const camel = (r: Record<string, string | number | null>) => ({
       id: String(r.id),
       createdAt: String(r.created_at),
@@ -342,37 +373,113 @@ describe("the audit log is append-only and tamper-evident", () => {
       ip: r.ip as string | null,
       userAgent: r.user_agent as string | null,
       requestId: r.request_id as string | null,
-      prevHash: String(r.prev_hash),
     });
-    // The attacker rewrites one row and recomputes the hashes from there on, exactly as the chain
-    // is built, but with a key of their own (they can read the code, not the Worker's secrets).
-    await env.DB.prepare("DROP TRIGGER audit_log_no_update").run();
-    let prev = String(all[at - 1]?.hash);
-    for (const [i, r] of all.slice(at).entries()) {
-      const fields = { ...camel(r), prevHash: prev, ...(i === 0 && { adminId: "someone-else" }) };
-      const hash = await auditHash(fields, "attacker-key-0123456789abcdef-0123456789abcdef");
-      await env.DB.prepare("UPDATE audit_log SET admin_id = ?, prev_hash = ?, hash = ? WHERE pk = ?")
-        .bind(fields.adminId, prev, hash, r.pk)
-        .run();
-      prev = hash;
-    }
-    const verdict = await json(await as(superAdmin).get("/api/admin/audit-logs/verify"));
-    expect(verdict).toMatchObject({ ok: false, rows_checked: at, first_broken: { id: all[at]?.id, reason: "hash_mismatch" } });
+    await withoutTriggers(["audit_log", "audit_seals"], async () => {
+      // The attacker rewrites one row and recomputes every seal from there on, exactly as the sealer
+      // does, but with a key of their own (they can read the code, not the Worker's secrets).
+      let prev = String(rows[at - 1]?.hash);
+      for (const [i, r] of rows.slice(at).entries()) {
+        const fields = { ...camel(r), ...(i === 0 && { adminId: "someone-else" }), prevHash: prev };
+        const hash = await auditHash(fields, ATTACKER_KEY);
+        await env.DB.prepare("UPDATE audit_log SET admin_id = ? WHERE pk = ?").bind(fields.adminId, r.pk).run();
+        await env.DB.prepare("UPDATE audit_seals SET prev_hash = ?, hash = ? WHERE audit_pk = ?").bind(prev, hash, r.pk).run();
+        prev = hash;
+      }
+      const seals = await count("SELECT 1 FROM audit_seals");
+      expect(await quietly(() => verify(superAdmin))).toEqual({
+        ok: false,
+        rows_checked: at,
+        first_broken: { id: rows[at]?.id, created_at: rows[at]?.created_at, reason: "hash_mismatch" },
+      });
+      // The sealer's last seal is no longer in D1 as it wrote it: it refused to extend the forged chain.
+      expect(await count("SELECT 1 FROM audit_seals")).toBe(seals);
 
-    // Restored as it was (with the real key's hashes), and without the rows chained onto the forged
-    // head meanwhile (that verify call's own), the chain verifies again and the guards return.
-    for (const r of all.slice(at)) {
-      await env.DB.prepare("UPDATE audit_log SET admin_id = ?, prev_hash = ?, hash = ? WHERE pk = ?")
-        .bind(r.admin_id, r.prev_hash, r.hash, r.pk)
-        .run();
+      // Restored as it was, the sealer goes on where it stopped.
+      for (const r of rows.slice(at)) {
+        await env.DB.prepare("UPDATE audit_log SET admin_id = ? WHERE pk = ?").bind(r.admin_id, r.pk).run();
+        await env.DB.prepare("UPDATE audit_seals SET prev_hash = ?, hash = ? WHERE audit_pk = ?").bind(r.prev_hash, r.hash, r.pk).run();
+      }
+    });
+    expect(await verify(superAdmin)).toMatchObject({ ok: true, unsealed: 0 });
+  });
+
+  it("a seal claiming a key that is not configured is refused (unknown_key)", async () => {
+    const rows = await sealedChain();
+    const victim = rows[1];
+    await withoutTriggers(["audit_seals"], async () => {
+      await env.DB.prepare("UPDATE audit_seals SET key_id = 'k0' WHERE audit_pk = ?").bind(victim?.pk).run();
+      expect(await verify(superAdmin)).toEqual({
+        ok: false,
+        rows_checked: 1,
+        first_broken: { id: victim?.id, created_at: victim?.created_at, reason: "unknown_key", key_id: "k0" },
+      });
+      await env.DB.prepare("UPDATE audit_seals SET key_id = 'k1' WHERE audit_pk = ?").bind(victim?.pk).run();
+    });
+    expect(await verify(superAdmin)).toMatchObject({ ok: true, unsealed: 0 });
+  });
+
+  it("removing the newest seals to get an edited row sealed again stops the sealer (chain_truncated)", async () => {
+    const rows = await sealedChain();
+    const at = rows.length - 2;
+    const from = Number(rows[at]?.pk);
+    const seals = await all("SELECT * FROM audit_seals WHERE audit_pk >= ? ORDER BY audit_pk", from);
+    await withoutTriggers(["audit_log", "audit_seals"], async () => {
+      await env.DB.prepare("DELETE FROM audit_seals WHERE audit_pk >= ?").bind(from).run();
+      await env.DB.prepare("UPDATE audit_log SET admin_id = 'someone-else' WHERE pk = ?").bind(from).run();
+      expect(await quietly(() => verify(superAdmin))).toEqual({
+        ok: false,
+        rows_checked: at,
+        first_broken: { id: null, created_at: null, reason: "chain_truncated" },
+      });
+      // Nothing was sealed again: the edited row stays unsealed.
+      expect(await count("SELECT 1 FROM audit_seals WHERE audit_pk >= ?", from)).toBe(0);
+      await env.DB.prepare("UPDATE audit_log SET admin_id = ? WHERE pk = ?").bind(rows[at]?.admin_id, from).run();
+      for (const seal of seals) await insertBack("audit_seals", seal);
+    });
+    expect(await verify(superAdmin)).toMatchObject({ ok: true, unsealed: 0 });
+  });
+
+  it("a cut-off tail (the newest rows and their seals removed) is caught too (chain_truncated)", async () => {
+    const rows = await sealedChain();
+    const last = rows.at(-1);
+    const [row] = await all("SELECT * FROM audit_log WHERE pk = ?", last?.pk);
+    const [seal] = await all("SELECT * FROM audit_seals WHERE audit_pk = ?", last?.pk);
+    await withoutTriggers(["audit_log", "audit_seals"], async () => {
+      await env.DB.prepare("DELETE FROM audit_seals WHERE audit_pk = ?").bind(last?.pk).run();
+      await env.DB.prepare("DELETE FROM audit_log WHERE pk = ?").bind(last?.pk).run();
+      try {
+        expect(await quietly(() => verify(superAdmin))).toEqual({
+          ok: false,
+          rows_checked: rows.length - 1,
+          first_broken: { id: null, created_at: null, reason: "chain_truncated" },
+        });
+      } finally {
+        await insertBack("audit_log", row);
+        await insertBack("audit_seals", seal);
+      }
+    });
+    expect(await verify(superAdmin)).toMatchObject({ ok: true, unsealed: 0 });
+  });
+
+  it("verify reports the unsealed tail, and rows committed while the sealer fails are sealed once it works again", async () => {
+    await verify(superAdmin); // everything sealed; this call's own row is the one pending
+    await env.DB.prepare("CREATE TRIGGER seal_sabotage BEFORE INSERT ON audit_seals BEGIN SELECT RAISE(ABORT, 'sabotaged'); END").run();
+    try {
+      for (let i = 0; i < 3; i++) expect((await as(superAdmin).get("/api/admin/admins")).status).toBe(200);
+      expect(await quietly(() => verify(superAdmin))).toEqual({
+        ok: true,
+        rows_checked: expect.any(Number),
+        head_hash: expect.any(String),
+        unsealed: 4,
+      });
+      const newest = await logs("?limit=4");
+      expect(newest.audit_logs.map((r: { hash: string | null; key_id: string | null }) => [r.hash, r.key_id])).toEqual(
+        Array(4).fill([null, null]),
+      );
+    } finally {
+      await env.DB.prepare("DROP TRIGGER seal_sabotage").run();
     }
-    await env.DB.prepare("DROP TRIGGER audit_log_no_delete").run();
-    await env.DB.prepare("DELETE FROM audit_log WHERE pk > ?").bind(all.at(-1)?.pk).run();
-    for (const kind of ["UPDATE", "DELETE"]) {
-      await env.DB.prepare(
-        `CREATE TRIGGER audit_log_no_${kind.toLowerCase()} BEFORE ${kind} ON audit_log BEGIN SELECT RAISE(ABORT, 'append-only: audit_log'); END`,
-      ).run();
-    }
-    expect((await json(await as(superAdmin).get("/api/admin/audit-logs/verify"))).ok).toBe(true);
+    expect(await verify(superAdmin)).toMatchObject({ ok: true, unsealed: 0 });
+    expect(await count("SELECT 1 FROM audit_log a WHERE NOT EXISTS (SELECT 1 FROM audit_seals s WHERE s.audit_pk = a.pk)")).toBe(1);
   });
 });

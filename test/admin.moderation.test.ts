@@ -1,5 +1,7 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it, vi } from "vitest";
+import { contentDigest } from "../src/lib/content-digest";
+import { conversationIdOf } from "../src/lib/ids";
 import { as, call, count, createAdmin, json, pair, send, tokenFor } from "./helpers";
 import { openSocket } from "./sockets";
 
@@ -97,7 +99,7 @@ describe("POST /api/admin/messages/{id}/moderate", () => {
 });
 
 describe("DELETE /api/admin/messages/{id}/hard-delete", () => {
-  it("removes the row, keeps its seq unused, tells the sockets, and audits the whole row as before", async () => {
+  it("removes the row, keeps its seq unused, tells the sockets, and audits the row's state (a digest for its text) as before", async () => {
     const { alice, bob } = await pair(3);
     const m1 = await send(alice, bob, "one");
     const m2 = await send(alice, bob, "two: evidence");
@@ -112,7 +114,27 @@ describe("DELETE /api/admin/messages/{id}/hard-delete", () => {
 
     const audit = await auditOf(res);
     expect(audit).toMatchObject({ action: "messages.hard_delete", target_id: m2.id, severity: "critical", admin_role: "super_admin" });
-    expect(JSON.parse(String(audit?.before_state))).toMatchObject({ id: m2.id, content: "two: evidence", seq: 2, sender_id: alice });
+    expect(JSON.parse(String(audit?.before_state))).toEqual({
+      id: m2.id,
+      conversation_id: conversationIdOf(alice, bob),
+      seq: 2,
+      sender_id: alice,
+      receiver_id: bob,
+      ...(await contentDigest("two: evidence")),
+      message_type: "text",
+      attachment_count: 0,
+      status: "sent",
+      delivered_at: null,
+      read_at: null,
+      moderation_status: "pending",
+      moderation_reason: null,
+      is_deleted: false,
+      deleted_at: null,
+      credits_cost: 1,
+      credits_transaction_id: expect.stringMatching(/^txn_/),
+      created_at: m2.created_at,
+      updated_at: m2.updated_at,
+    });
 
     const m3 = await send(alice, bob, "three");
     expect(m3.seq).toBe(3); // 2 stays unused
@@ -160,5 +182,83 @@ describe("DELETE /api/admin/messages/{id}/hard-delete", () => {
     }
     const row = await env.DB.prepare("SELECT moderation_status FROM messages WHERE id = ?").bind(m.id).first();
     expect(row).toEqual({ moderation_status: "pending" });
+  });
+});
+
+describe("the audit log holds no message content, and records state as the write found it", () => {
+  it("after moderating and hard-deleting a message, no column of any audit row (or seal) holds its text", async () => {
+    const { alice, bob } = await pair(1);
+    const text = `secret ${crypto.randomUUID()} 🙈 text`;
+    const m = await send(alice, bob, text);
+    expect((await moderate(m.id, { moderation_status: "flagged", reason: "reported" })).status).toBe(200);
+    expect((await moderate(m.id, { moderation_status: "blocked", reason: "abuse" })).status).toBe(200);
+    const del = await as(superAdmin).del(`/api/admin/messages/${m.id}/hard-delete`);
+    expect(del.status).toBe(200);
+    expect(await json(await as(superAdmin).get("/api/admin/audit-logs/verify"))).toMatchObject({ ok: true });
+
+    const digest = await contentDigest(text);
+    expect(digest).toEqual({ content_sha256: expect.stringMatching(/^[0-9a-f]{64}$/), content_length: [...text].length });
+    const rows = await env.DB.prepare("SELECT * FROM audit_log WHERE target_id = ? ORDER BY pk").bind(m.id).all();
+    expect(rows.results).toHaveLength(3);
+    expect(JSON.parse(String(rows.results[0]?.details))).toMatchObject(digest);
+    expect(JSON.parse(String(rows.results[2]?.before_state))).toMatchObject(digest);
+    // Every column of every row, searched for the text and for any part of it a moderator would recognise.
+    for (const table of ["audit_log", "audit_seals"]) {
+      const all = await env.DB.prepare(`SELECT * FROM ${table}`).all();
+      const stored = JSON.stringify(all.results);
+      for (const part of [text, text.split(" ")[1] as string, "🙈"]) expect(stored).not.toContain(part);
+    }
+    expect(await count("SELECT 1 FROM messages WHERE id = ?", m.id)).toBe(0);
+  });
+
+  it("racing moderations: in commit order, each audit row's before is exactly the previous row's after", async () => {
+    const { alice, bob } = await pair(1);
+    const m = await send(alice, bob, "contested");
+    const states = ["flagged", "blocked", "approved", "pending"] as const;
+    const bodies = Array.from({ length: 40 }, (_, i) => ({ moderation_status: states[i % 4], reason: `r${i}` }));
+    const responses = await Promise.all(bodies.map((b) => moderate(m.id, b)));
+    expect(responses.map((r) => r.status)).toEqual(Array(40).fill(200));
+    const { results } = await env.DB.prepare(
+      "SELECT before_state, after_state FROM audit_log WHERE target_id = ? AND action = 'messages.moderate' ORDER BY pk",
+    )
+      .bind(m.id)
+      .all<{ before_state: string; after_state: string }>();
+    expect(results).toHaveLength(40);
+    let state: unknown = { moderation_status: "pending", moderation_reason: null };
+    for (const r of results) {
+      expect(JSON.parse(r.before_state)).toEqual(state);
+      state = JSON.parse(r.after_state);
+    }
+    // And the message ends as the last row says.
+    expect(await env.DB.prepare("SELECT moderation_status, moderation_reason FROM messages WHERE id = ?").bind(m.id).first()).toEqual(
+      state,
+    );
+  });
+
+  it("a hard delete racing moderations records the state the last moderation before it left", async () => {
+    const { alice, bob } = await pair(1);
+    const m = await send(alice, bob, "doomed");
+    const calls = [
+      ...Array.from({ length: 15 }, (_, i) => moderate(m.id, { moderation_status: i % 2 ? "blocked" : "flagged", reason: `r${i}` })),
+      as(superAdmin).del(`/api/admin/messages/${m.id}/hard-delete`),
+      ...Array.from({ length: 15 }, (_, i) => moderate(m.id, { moderation_status: "approved", reason: `late${i}` })),
+    ];
+    const statuses = (await Promise.all(calls)).map((r) => r.status);
+    expect(statuses[15]).toBe(200);
+    expect(statuses.every((s) => s === 200 || s === 404)).toBe(true);
+    const { results } = await env.DB.prepare(
+      "SELECT action, outcome, before_state, after_state FROM audit_log WHERE target_id = ? ORDER BY pk",
+    )
+      .bind(m.id)
+      .all<{ action: string; outcome: string; before_state: string | null; after_state: string | null }>();
+    expect(results).toHaveLength(31); // one row per call
+    const changes = results.filter((r) => r.outcome === "success");
+    const deleteAt = changes.findIndex((r) => r.action === "messages.hard_delete");
+    expect(deleteAt).toBe(changes.length - 1); // nothing changed the message after it was gone
+    const lastBefore =
+      deleteAt === 0 ? { moderation_status: "pending", moderation_reason: null } : JSON.parse(String(changes[deleteAt - 1]?.after_state));
+    expect(JSON.parse(String(changes[deleteAt]?.before_state))).toMatchObject(lastBefore);
+    // Calls that came too late found no message: 404, recorded as failures, claiming nothing.
+    expect(results.filter((r) => r.outcome === "failed").length).toBe(statuses.filter((s) => s === 404).length);
   });
 });

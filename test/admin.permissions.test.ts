@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { as, auditRowsOf, balanceOf, call, count, createAdmin, json, newUser, pair, seedCredits, send, tokenFor } from "./helpers";
+import { as, auditRowsOf, balanceOf, call, count, createAdmin, json, newUser, pair, planOf, seedCredits, send, tokenFor } from "./helpers";
 
 type Role = "user" | "support" | "moderator" | "analyst" | "admin" | "super_admin" | "inactive";
 const ROLES: Role[] = ["user", "support", "moderator", "analyst", "admin", "super_admin", "inactive"];
@@ -242,7 +242,9 @@ describe("role × route → status, what is stored, and exactly one audit row", 
     if (expected === 403) expect(await json(res)).toMatchObject({ error: { code: "forbidden" } });
     else await res.arrayBuffer(); // drain (export streams)
     const end = new Date().toISOString();
-    expect(res.headers.get("x-request-id")).toBe(requestId);
+    // The request id is ours, never the client's (which the row keeps in its details).
+    const serverId = res.headers.get("x-request-id");
+    expect(serverId).toMatch(/^[0-9a-f-]{36}$/);
     await effect?.(expected !== 403);
 
     // Not an active admin: refused at the door, before any route is looked at.
@@ -263,12 +265,18 @@ describe("role × route → status, what is stored, and exactly one audit row", 
       severity: expected === 403 ? "warning" : c.severity,
       ip: "203.0.113.9",
       user_agent: "perm-table/1.0",
-      request_id: requestId,
+      request_id: serverId,
       created_at: expect.stringMatching(ISO),
     });
     expect(String(row?.created_at) >= start && String(row?.created_at) <= end).toBe(true);
+    expect(parse(row?.details)).toMatchObject({ client_request_id: requestId });
     if (atTheDoor) {
-      expect(parse(row?.details)).toEqual({ path: path.split("?")[0], method, reason: role === "user" ? "not_admin" : "inactive" });
+      expect(parse(row?.details)).toEqual({
+        path: path.split("?")[0],
+        method,
+        reason: role === "user" ? "not_admin" : "inactive",
+        client_request_id: requestId,
+      });
     } else if (expected === 403) {
       expect(parse(row?.details)).toMatchObject({ permission: c.permission, error: "forbidden" });
     }
@@ -428,5 +436,122 @@ describe("every admin call leaves exactly one audit row, whatever ends it", () =
     expect(parse(rows[0]?.details)).toMatchObject({ error: "validation_failed" });
     expect(await balanceOf(user)).toBe(0);
     expect(await count("SELECT 1 FROM credit_transactions WHERE user_id = ?", user)).toBe(0);
+  });
+});
+
+describe("refused admin calls are throttled per caller (10 a minute), and audited once per window", () => {
+  /**
+   * Calls until `throttled` calls answered 429. The limiter counts in fixed windows of a minute, so a
+   * window's edge between two calls may grant a fresh allowance: the loop does not assume where.
+   */
+  async function probe(call: (i: number) => Promise<Response>, throttled = 4) {
+    const responses: Response[] = [];
+    for (let i = 0; i < 60 && responses.filter((r) => r.status === 429).length < throttled; i++) responses.push(await call(i));
+    return responses;
+  }
+
+  async function expectThrottledOncePerWindow(responses: Response[], caller: string, action: string) {
+    const refused = responses.filter((r) => r.status === 403);
+    const throttled = responses.filter((r) => r.status === 429);
+    expect(refused.length + throttled.length).toBe(responses.length);
+    expect(refused.length).toBeGreaterThanOrEqual(10); // the allowance comes first
+    expect(responses.slice(0, 10).map((r) => r.status)).toEqual(Array(10).fill(403));
+    expect(throttled.length).toBe(4);
+    for (const r of refused) expect(await auditRowsOf(r)).toHaveLength(1);
+    for (const r of throttled) {
+      expect(r.headers.get("retry-after")).toBe("60");
+      expect(await json(r)).toEqual({ error: { code: "rate_limited", message: expect.any(String) } });
+    }
+    // The first throttled call of a (clock) minute writes one row; the others of that minute write none.
+    const rows = (await Promise.all(throttled.map(auditRowsOf))).flat();
+    const windows = new Set(rows.map((r) => parse(r.details).window_start));
+    expect(rows.length).toBe(windows.size);
+    expect(rows.length).toBeLessThan(throttled.length);
+    for (const row of rows) {
+      expect(row).toMatchObject({ action, admin_id: caller, outcome: "denied", status_code: 429, severity: "warning" });
+      expect(parse(row.details)).toMatchObject({ error: "rate_limited", window_start: expect.stringMatching(/:00\.000Z$/) });
+    }
+    expect(await count("SELECT 1 FROM audit_log WHERE admin_id = ?", caller)).toBe(refused.length + rows.length);
+    return rows;
+  }
+
+  it("a plain user probing /api/admin: 403 and one row each up to the allowance, then 429 with Retry-After", async () => {
+    const plain = newUser("prober");
+    const responses = await probe((i) => as(plain).get(`/api/admin/messages/search?probe=${i}`));
+    const [row] = await expectThrottledOncePerWindow(responses, plain, "admin.access");
+    expect(parse(row?.details)).toMatchObject({ reason: "not_admin", path: "/api/admin/messages/search", method: "GET" });
+  });
+
+  it("an admin lacking the permission is throttled the same way, under the route's action, and nothing changes", async () => {
+    const support = await createAdmin("support");
+    const user = newUser();
+    const responses = await probe(() => as(support).post("/api/admin/credits/grant", { user_id: user, amount: 5, reason: "probe" }));
+    const [row] = await expectThrottledOncePerWindow(responses, support, "credits.grant");
+    expect(parse(row?.details)).toMatchObject({ permission: "credits.manage" });
+    expect(await balanceOf(user)).toBe(0);
+    // Calls it may make are not refusals: they pass, and are audited as ever.
+    const allowed = await as(support).get("/api/admin/messages/search?limit=1");
+    expect(allowed.status).toBe(200);
+    expect(await auditRowsOf(allowed)).toHaveLength(1);
+  });
+
+  it("the OpenAPI document lists 403 and 429 on every admin route", async () => {
+    const doc = await json(await call("GET", "/api/openapi.json"));
+    const ops = Object.entries(doc.paths as Record<string, Record<string, { responses: object }>>)
+      .filter(([path]) => path.startsWith("/api/admin/"))
+      .flatMap(([path, item]) => Object.entries(item).map(([method, op]) => [`${method} ${path}`, op.responses] as const));
+    expect(ops.length).toBeGreaterThanOrEqual(12);
+    for (const [name, responses] of ops) {
+      expect(responses, name).toHaveProperty("403");
+      expect(responses, name).toHaveProperty("429");
+    }
+  });
+
+  it("each caller has their own allowance", async () => {
+    const [a, b] = [newUser("prober"), newUser("prober")];
+    await probe(() => as(a).get("/api/admin/admins"), 1);
+    const other = await as(b).get("/api/admin/admins");
+    expect(other.status).toBe(403);
+    expect(await auditRowsOf(other)).toHaveLength(1);
+  });
+
+  it("the once-per-window check reads only the throttled rows' index", async () => {
+    const { auditRowOncePerWindow } = await import("../src/db/audit");
+    const { db } = await import("./helpers");
+    const row = {
+      id: "aud_plan",
+      createdAt: "2026-01-01T00:00:00.000Z",
+      adminId: "x",
+      action: "a",
+      outcome: "denied",
+      statusCode: 429,
+      severity: "warning",
+    } as const;
+    const plan = (await planOf(auditRowOncePerWindow(db, row, "2026-01-01T00:00:00.000Z"))).join("\n");
+    expect(plan).toMatch(/USING (COVERING )?INDEX audit_log_throttled_idx/);
+    expect(plan).not.toMatch(/SCAN audit_log/);
+  });
+});
+
+describe("stored request text is bounded", () => {
+  it("a probe's path is cut to 256 characters in its audit row", async () => {
+    const plain = newUser("plain");
+    const long = `/api/admin/${"x".repeat(5000)}`;
+    const res = await as(plain).get(long);
+    expect(res.status).toBe(403);
+    const [row] = await auditRowsOf(res);
+    expect(parse(row?.details)).toEqual({ path: long.slice(0, 256), path_truncated: true, method: "GET", reason: "not_admin" });
+  });
+
+  it("an admin's unknown path and its query are cut too (each name and value to 256, at most 32 of them)", async () => {
+    const admin = await createAdmin("admin");
+    const query = Array.from({ length: 40 }, (_, i) => `k${i}=${"v".repeat(1000)}`).join("&");
+    const res = await as(admin).get(`/api/admin/${"y".repeat(3000)}?${query}`);
+    expect(res.status).toBe(404);
+    const [row] = await auditRowsOf(res);
+    const details = parse(row?.details);
+    expect(details).toMatchObject({ path: `/api/admin/${"y".repeat(245)}`, path_truncated: true, error: "not_found" });
+    expect(Object.keys(details.query)).toHaveLength(32);
+    expect(Object.values(details.query).every((v) => v === "v".repeat(256))).toBe(true);
   });
 });

@@ -148,14 +148,28 @@ describe("POST /api/admin/credits/grant", () => {
     expect(await count("SELECT 1 FROM credit_transactions WHERE user_id = ?", u)).toBe(0);
   });
 
-  it("parallel grants all land, each with its own audit row in one unbroken chain", async () => {
+  it("parallel grants all land, each audit row records the balance exactly as its batch found it, and the chain seals whole", async () => {
     const admin = await createAdmin("admin");
+    const sa = await createAdmin("super_admin");
     const u = newUser();
-    const results = await Promise.all(Array.from({ length: 8 }, () => as(admin).post(GRANT, { user_id: u, amount: 2, reason: "batch" })));
-    expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
-    expect(await balanceOf(u)).toBe(16);
-    expect(await count("SELECT 1 FROM audit_log WHERE action = 'credits.grant' AND target_id = ?", u)).toBe(8);
-    const forks = await env.DB.prepare("SELECT prev_hash, COUNT(*) AS n FROM audit_log GROUP BY prev_hash HAVING n > 1").all();
-    expect(forks.results).toEqual([]);
+    await seedCredits(u, 3);
+    const results = await Promise.all(Array.from({ length: 30 }, () => as(admin).post(GRANT, { user_id: u, amount: 2, reason: "batch" })));
+    expect(results.map((r) => r.status)).toEqual(Array(30).fill(200));
+    expect(await balanceOf(u)).toBe(63);
+    const { results: rows } = await env.DB.prepare(
+      "SELECT before_state, after_state, request_id FROM audit_log WHERE action = 'credits.grant' AND target_id = ? ORDER BY pk",
+    )
+      .bind(u)
+      .all<{ before_state: string; after_state: string; request_id: string }>();
+    expect(rows).toHaveLength(30);
+    expect(new Set(rows.map((r) => r.request_id))).toEqual(new Set(results.map((r) => r.headers.get("x-request-id"))));
+    // In commit order, each row's before is the previous row's after: no grant saw a stale balance.
+    let balance = 3;
+    for (const r of rows) {
+      expect(JSON.parse(r.before_state)).toEqual({ balance });
+      balance += 2;
+      expect(JSON.parse(r.after_state)).toEqual({ balance, transaction_id: expect.stringMatching(/^txn_/) });
+    }
+    expect(await json(await as(sa).get("/api/admin/audit-logs/verify"))).toMatchObject({ ok: true, unsealed: 0 });
   });
 });

@@ -1,7 +1,9 @@
 /**
  * `npm run admin -- create <id> <email> <role>`: creates or updates an admin in the LOCAL D1
  * (the one `npm start` serves; safe while it runs). `npm run admin -- list` shows them.
- * The change and its audit row (actor "cli") are written by one atomic `d1 execute --file`.
+ * The change and its audit row (actor "cli") are written by one atomic `d1 execute --file`. The row
+ * is committed unsealed, like every audit row: the Worker's sealer chains it in (at the latest when
+ * someone calls GET /api/admin/audit-logs/verify), so the CLI needs no key and never reads the chain.
  */
 import { randomUUID } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
@@ -9,9 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { ROLES } from "../db/schema.ts";
-import { auditHash, GENESIS_HASH } from "../lib/audit-hash.ts";
 import { USER_ID_PATTERN } from "../lib/jwt.ts";
-import { d1Local, lit, localConfig } from "./project.ts";
+import { d1Local, lit } from "./project.ts";
 
 const USAGE = `usage:
   npm run admin -- create <id> <email> <role>    role: ${ROLES.join(" | ")}
@@ -41,63 +42,24 @@ if (command === "list") {
   fail(USAGE, 2);
 }
 
-async function upsert(id: string, email: string, role: string, attempt = 1): Promise<void> {
-  const [{ results: existing }] = d1Local(["--command", `SELECT id, email, role, active FROM admins WHERE id = ${lit(id)}`]) as [
+async function upsert(id: string, email: string, role: string): Promise<void> {
+  // Only for the message printed at the end: the audit row reads the before-state by SQL itself.
+  const [{ results: existing }] = d1Local(["--command", `SELECT 1 FROM admins WHERE id = ${lit(id)}`]) as [
     { results: Record<string, unknown>[] },
   ];
-  const [{ results: head }] = d1Local(["--command", "SELECT hash FROM audit_log ORDER BY pk DESC LIMIT 1"]) as [
-    { results: { hash?: string }[] },
-  ];
   const now = new Date().toISOString();
-  const before = existing[0] ? { ...existing[0], active: existing[0].active === 1 } : null;
-  const row = {
-    id: `aud_${randomUUID().replaceAll("-", "")}`,
-    createdAt: now,
-    adminId: "cli",
-    adminEmail: null,
-    adminRole: null,
-    action: before ? "admins.update" : "admins.create",
-    targetType: "admin",
-    targetId: id,
-    outcome: "success",
-    statusCode: 200,
-    severity: "critical",
-    before: before ? JSON.stringify(before) : null,
-    after: JSON.stringify({ id, email, role, active: true }),
-    details: JSON.stringify({ via: "npm run admin" }),
-    ip: null,
-    userAgent: "pairly-admin-cli",
-    requestId: null,
-    prevHash: head[0]?.hash ?? GENESIS_HASH,
-  };
-  const hash = await auditHash(row, localConfig().AUDIT_HMAC_KEY);
+  const after = JSON.stringify({ id, email, role, active: true });
   const sql = `
+INSERT INTO audit_log (id, created_at, admin_id, admin_email, admin_role, action, target_type, target_id, outcome, status_code, severity,
+  before_state, after_state, details, ip, user_agent, request_id)
+SELECT ${lit(`aud_${randomUUID().replaceAll("-", "")}`)}, ${lit(now)}, 'cli', NULL, NULL,
+  CASE WHEN a.id IS NULL THEN 'admins.create' ELSE 'admins.update' END, 'admin', ${lit(id)}, 'success', 200, 'critical',
+  CASE WHEN a.id IS NULL THEN NULL
+    ELSE json_object('id', a.id, 'email', a.email, 'role', a.role, 'active', json(CASE WHEN a.active THEN 'true' ELSE 'false' END)) END,
+  ${lit(after)}, ${lit(JSON.stringify({ via: "npm run admin" }))}, NULL, 'pairly-admin-cli', NULL
+FROM (SELECT 1) LEFT JOIN admins a ON a.id = ${lit(id)};
 INSERT INTO admins (id, email, role, active, created_at, updated_at) VALUES (${lit(id)}, ${lit(email)}, ${lit(role)}, 1, ${lit(now)}, ${lit(now)})
   ON CONFLICT (id) DO UPDATE SET email = excluded.email, role = excluded.role, active = 1, updated_at = excluded.updated_at;
-INSERT INTO audit_log (id, created_at, admin_id, admin_email, admin_role, action, target_type, target_id, outcome, status_code, severity,
-  before_state, after_state, details, ip, user_agent, request_id, prev_hash, hash) VALUES (${[
-    row.id,
-    row.createdAt,
-    row.adminId,
-    row.adminEmail,
-    row.adminRole,
-    row.action,
-    row.targetType,
-    row.targetId,
-    row.outcome,
-    row.statusCode,
-    row.severity,
-    row.before,
-    row.after,
-    row.details,
-    row.ip,
-    row.userAgent,
-    row.requestId,
-    row.prevHash,
-    hash,
-  ]
-    .map(lit)
-    .join(", ")});
 `;
   const file = join(tmpdir(), `pairly-admin-${process.pid}.sql`);
   writeFileSync(file, sql);
@@ -105,12 +67,10 @@ INSERT INTO audit_log (id, created_at, admin_id, admin_email, admin_role, action
     d1Local(["--file", file]);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    // The dev server appended an audit row meanwhile: take the new chain head and try again.
-    if (message.includes("audit_log.prev_hash") && attempt < 5) return upsert(id, email, role, attempt + 1);
     if (message.includes("admins.email")) fail(`email ${email} already belongs to another admin`);
     fail(`could not write the admin: ${message}`);
   } finally {
     rmSync(file, { force: true });
   }
-  console.log(`${before ? "Updated" : "Created"} admin ${id} <${email}> as ${role} in the local database.`);
+  console.log(`${existing.length ? "Updated" : "Created"} admin ${id} <${email}> as ${role} in the local database.`);
 }

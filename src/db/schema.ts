@@ -167,6 +167,10 @@ export const rolePermissions = sqliteTable(
   (t) => [primaryKey({ columns: [t.role, t.permission] })],
 );
 
+/**
+ * Every admin call, one row each, committed in the change's own batch with no hash: writers never
+ * contend for a chain head. AUTOINCREMENT never reuses a pk, so the sealer can take rows in pk order.
+ */
 export const auditLog = sqliteTable(
   "audit_log",
   {
@@ -182,30 +186,45 @@ export const auditLog = sqliteTable(
     outcome: text("outcome", { enum: AUDIT_OUTCOMES }).notNull(),
     statusCode: integer("status_code").notNull(),
     severity: text("severity", { enum: SEVERITIES }).notNull(),
-    // JSON kept as the exact text that was hashed, so verification rehashes the stored bytes.
+    // JSON kept as the exact text that is sealed, so verification rehashes the stored bytes.
     before: text("before_state"),
     after: text("after_state"),
     details: text("details"),
     ip: text("ip"),
     userAgent: text("user_agent"),
     requestId: text("request_id"),
-    /**
-     * Hash chain: each row names its predecessor's hash. UNIQUE makes two concurrent writers that
-     * read the same head collide, so the chain can never fork (the loser retries on the new head).
-     */
-    prevHash: text("prev_hash").notNull(),
-    hash: text("hash").notNull(),
   },
   (t) => [
     uniqueIndex("audit_log_id_unique").on(t.id),
-    uniqueIndex("audit_log_prev_hash_unique").on(t.prevHash),
     index("audit_log_admin_idx").on(t.adminId, t.pk),
     index("audit_log_action_idx").on(t.action, t.pk),
     index("audit_log_target_idx").on(t.targetId, t.pk),
     index("audit_log_created_idx").on(t.createdAt),
+    // A throttled caller's once-per-window row: "has this caller one since the window began?" reads only these.
+    index("audit_log_throttled_idx").on(t.adminId, t.createdAt).where(sql`status_code = 429`),
     check("audit_log_severity", inList("severity", SEVERITIES)),
     check("audit_log_outcome", inList("outcome", AUDIT_OUTCOMES)),
   ],
+);
+
+/**
+ * The audit log's HMAC chain, one seal per audit row, written by the sealer (durable-objects/audit-sealer.ts)
+ * moments after the row commits, in audit_log.pk order (D1 runs one write at a time, so pk order is
+ * commit order). Kept apart from audit_log so both tables stay append-only (triggers refuse UPDATE and DELETE).
+ */
+export const auditSeals = sqliteTable(
+  "audit_seals",
+  {
+    /** audit_log.pk of the sealed row. */
+    auditPk: integer("audit_pk").primaryKey(),
+    /** The previous seal's hash (GENESIS_HASH for the first); UNIQUE, so the chain can never fork. */
+    prevHash: text("prev_hash").notNull(),
+    /** HMAC-SHA256 of the row's fields and prev_hash, with the key named by key_id. */
+    hash: text("hash").notNull(),
+    keyId: text("key_id").notNull(),
+    sealedAt: text("sealed_at").notNull(),
+  },
+  (t) => [uniqueIndex("audit_seals_prev_hash_unique").on(t.prevHash)],
 );
 
 export type Attachment = { url: string; mime_type: string; size_bytes: number; name?: string };
@@ -213,6 +232,7 @@ export type MessageRow = typeof messages.$inferSelect;
 export type NewMessageRow = typeof messages.$inferInsert;
 export type AdminRow = typeof admins.$inferSelect;
 export type AuditRow = typeof auditLog.$inferSelect;
+export type AuditSealRow = typeof auditSeals.$inferSelect;
 export type LedgerRow = typeof creditTransactions.$inferSelect;
 export type Role = (typeof ROLES)[number];
 export type Permission = (typeof PERMISSIONS)[number];

@@ -1,9 +1,11 @@
 /**
- * The audit chain's hash, shared by the Worker and the admin CLI (so it has no imports).
- * A row's hash covers every stored field but `pk` and the hash itself, in this fixed order,
- * including the previous row's hash: changing or removing any row breaks every later link.
+ * The audit chain's seal. A seal's hash covers every stored field of its row but `pk`, in this fixed
+ * order, and the previous seal's hash: changing or removing any sealed row breaks every later link.
  * It is an HMAC keyed with AUDIT_HMAC_KEY, a secret D1 never holds: someone who can write the
  * database (even drop its triggers) still cannot forge a chain that verifies.
+ *
+ * Each seal names its key (`key_id`), so the key can rotate: new seals use AUDIT_HMAC_KEY under
+ * AUDIT_HMAC_KEY_ID, and verification finds older keys by id in AUDIT_HMAC_PREVIOUS_KEYS.
  */
 export const GENESIS_HASH = "0".repeat(64);
 
@@ -29,6 +31,41 @@ export type HashedAuditFields = {
 };
 
 export const MIN_AUDIT_KEY_LENGTH = 32;
+const KEY_ID = /^[A-Za-z0-9_.-]{1,32}$/;
+
+/** The key that seals, and every key verification accepts, by id (the current one included). */
+export type AuditKeyring = { currentId: string; secrets: ReadonlyMap<string, string> };
+
+type KeyringSettings = { AUDIT_HMAC_KEY: string; AUDIT_HMAC_KEY_ID?: string; AUDIT_HMAC_PREVIOUS_KEYS?: string };
+
+const keyError = (what: string) => new Error(`audit keys: ${what}`);
+
+function checkedSecret(id: string, secret: unknown): string {
+  if (!KEY_ID.test(id)) throw keyError(`key id "${id}" must be 1-32 of [A-Za-z0-9_.-]`);
+  if (typeof secret !== "string" || secret.length < MIN_AUDIT_KEY_LENGTH) {
+    throw keyError(`the key "${id}" must be at least ${MIN_AUDIT_KEY_LENGTH} characters`);
+  }
+  return secret;
+}
+
+/** Reads the keys from the environment; a misconfiguration throws, naming what is wrong (never a key). */
+export function auditKeyringOf(env: KeyringSettings): AuditKeyring {
+  const currentId = env.AUDIT_HMAC_KEY_ID || "k1";
+  const secrets = new Map<string, string>();
+  let previous: unknown = {};
+  try {
+    previous = JSON.parse(env.AUDIT_HMAC_PREVIOUS_KEYS?.trim() || "{}");
+  } catch {
+    throw keyError('AUDIT_HMAC_PREVIOUS_KEYS must be a JSON object {"<key id>": "<key>"}');
+  }
+  if (!previous || typeof previous !== "object" || Array.isArray(previous)) {
+    throw keyError('AUDIT_HMAC_PREVIOUS_KEYS must be a JSON object {"<key id>": "<key>"}');
+  }
+  for (const [id, secret] of Object.entries(previous)) secrets.set(id, checkedSecret(id, secret));
+  if (secrets.has(currentId)) throw keyError(`AUDIT_HMAC_PREVIOUS_KEYS must not hold the current key id "${currentId}"`);
+  secrets.set(currentId, checkedSecret(currentId, env.AUDIT_HMAC_KEY));
+  return { currentId, secrets };
+}
 
 const importKey = (secret: string) =>
   crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
@@ -36,10 +73,7 @@ const importKey = (secret: string) =>
 /** Imported once per isolate and secret. */
 const keys = new Map<string, ReturnType<typeof importKey>>();
 
-function hmacKey(secret: string | undefined): ReturnType<typeof importKey> {
-  if (!secret || secret.length < MIN_AUDIT_KEY_LENGTH) {
-    throw new Error(`AUDIT_HMAC_KEY must be set to at least ${MIN_AUDIT_KEY_LENGTH} characters`);
-  }
+function hmacKey(secret: string): ReturnType<typeof importKey> {
   let key = keys.get(secret);
   if (!key) {
     key = importKey(secret);
@@ -48,7 +82,7 @@ function hmacKey(secret: string | undefined): ReturnType<typeof importKey> {
   return key;
 }
 
-export async function auditHash(r: HashedAuditFields, secret: string | undefined): Promise<string> {
+export async function auditHash(r: HashedAuditFields, secret: string): Promise<string> {
   const fields = [
     r.id,
     r.createdAt,

@@ -130,9 +130,10 @@ export const AuditEntry = z
     details: z.unknown(),
     ip: z.string().nullable(),
     user_agent: z.string().nullable(),
-    request_id: z.string().nullable(),
-    prev_hash: z.string(),
-    hash: z.string(),
+    request_id: z.string().nullable().openapi({ description: "The server's request id (the response's X-Request-Id)" }),
+    prev_hash: z.string().nullable().openapi({ description: "The previous seal's hash; null until the row is sealed" }),
+    hash: z.string().nullable().openapi({ description: "HMAC-SHA256 seal of this row and prev_hash; null until sealed" }),
+    key_id: z.string().nullable().openapi({ description: "Id of the key that sealed the row; null until sealed" }),
   })
   .openapi("AuditEntry");
 
@@ -143,9 +144,20 @@ export const AuditPage = z
 export const ChainVerdict = z
   .object({
     ok: z.boolean(),
-    rows_checked: z.number().int(),
-    head_hash: z.string().optional(),
-    first_broken: z.object({ id: z.string(), created_at: z.string(), reason: z.enum(["hash_mismatch", "prev_hash_mismatch"]) }).optional(),
+    rows_checked: z.number().int().openapi({ description: "Sealed rows that verified" }),
+    head_hash: z
+      .string()
+      .optional()
+      .openapi({ description: "The last seal's hash (when ok); keep it outside D1 to detect a cut-off tail" }),
+    unsealed: z.number().int().optional().openapi({ description: "Rows after the last seal, not yet chained (when ok)" }),
+    first_broken: z
+      .object({
+        id: z.string().nullable(),
+        created_at: z.string().nullable(),
+        reason: z.enum(["hash_mismatch", "prev_hash_mismatch", "unknown_key", "seal_missing", "chain_truncated"]),
+        key_id: z.string().optional().openapi({ description: "The key id that is not configured (unknown_key)" }),
+      })
+      .optional(),
   })
   .openapi("AuditChainVerdict");
 

@@ -47,29 +47,27 @@ const emailTaken = () => new AppError("conflict", "That email belongs to another
  */
 export async function upsertAdmin(db: Db, scope: AuditScope, id: string, body: UpsertAdminBody) {
   if (await emailTakenByOther(db, body.email, id)) throw emailTaken();
+  const before = await findAdmin(db, id);
+  const next = { id, email: body.email, role: body.role, active: body.active ?? before?.active ?? true };
+  await refuseLosingLastSuperAdmin(db, before, next);
   try {
-    return await commitWithAudit(db, scope, async () => {
-      const before = await findAdmin(db, id);
-      const next = { id, email: body.email, role: body.role, active: body.active ?? before?.active ?? true };
-      await refuseLosingLastSuperAdmin(db, before, next);
-      return {
-        statements: [upsertAdminStatement(db, { ...next, now: nowIso() })],
-        event: {
-          targetType: "admin",
-          targetId: id,
-          statusCode: before ? 200 : 201,
-          severity: "critical",
-          before: before ? toAdminAccount(before) : null,
-          after: next,
-        },
-        onlyIfChanged: true,
-        result: (results) => {
-          const [row] = results[0] as AdminRow[];
-          // The guard is inside the statement; no row back means it refused (and the batch's audit row says so).
-          if (!row) throw lastSuperAdmin();
-          return { account: toAdminAccount(row), created: !before };
-        },
-      };
+    return await commitWithAudit(db, scope, {
+      statements: [upsertAdminStatement(db, { ...next, now: nowIso() })],
+      event: {
+        targetType: "admin",
+        targetId: id,
+        statusCode: before ? 200 : 201,
+        severity: "critical",
+        before: before ? toAdminAccount(before) : null,
+        after: next,
+      },
+      onlyIfChanged: true,
+      result: (results) => {
+        const [row] = results[0] as AdminRow[];
+        // The guard is inside the statement; no row back means it refused (and no audit row claims the change).
+        if (!row) throw lastSuperAdmin();
+        return { account: toAdminAccount(row), created: !before };
+      },
     });
   } catch (err) {
     // Another request took the email between the check above and this write: still a clean 409.
@@ -80,31 +78,29 @@ export async function upsertAdmin(db: Db, scope: AuditScope, id: string, body: U
 }
 
 export async function deactivateAdmin(db: Db, scope: AuditScope, id: string) {
-  return commitWithAudit(db, scope, async () => {
-    const before = await findAdmin(db, id);
-    if (!before) throw notFound("Admin not found");
-    await refuseLosingLastSuperAdmin(db, before, { role: before.role, active: false });
-    return {
-      statements: [
-        db
-          .update(admins)
-          .set({ active: false, updatedAt: nowIso() })
-          .where(and(eq(admins.id, id), othersKeepSuperAdmin(id)))
-          .returning(),
-      ],
-      event: {
-        targetType: "admin",
-        targetId: id,
-        severity: "critical",
-        before: toAdminAccount(before),
-        after: { ...toAdminAccount(before), active: false },
-      },
-      onlyIfChanged: true,
-      result: (results) => {
-        const [row] = results[0] as AdminRow[];
-        if (!row) throw lastSuperAdmin();
-        return toAdminAccount(row);
-      },
-    };
+  const before = await findAdmin(db, id);
+  if (!before) throw notFound("Admin not found");
+  await refuseLosingLastSuperAdmin(db, before, { role: before.role, active: false });
+  return commitWithAudit(db, scope, {
+    statements: [
+      db
+        .update(admins)
+        .set({ active: false, updatedAt: nowIso() })
+        .where(and(eq(admins.id, id), othersKeepSuperAdmin(id)))
+        .returning(),
+    ],
+    event: {
+      targetType: "admin",
+      targetId: id,
+      severity: "critical",
+      before: toAdminAccount(before),
+      after: { ...toAdminAccount(before), active: false },
+    },
+    onlyIfChanged: true,
+    result: (results) => {
+      const [row] = results[0] as AdminRow[];
+      if (!row) throw lastSuperAdmin();
+      return toAdminAccount(row);
+    },
   });
 }

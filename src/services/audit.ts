@@ -1,17 +1,17 @@
+import type { SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import {
   type AuditFilter,
-  auditChainPage,
   auditPage,
-  chainHead,
-  insertAuditRow,
-  insertAuditRowIfChanged,
+  auditRowOncePerWindow,
+  auditRowStatement,
+  CHANGED,
+  type ComputedAuditFields,
   type NewAuditRow,
+  type SealedAuditRow,
 } from "../db/audit";
 import type { Db } from "../db/client";
-import { constraintOf } from "../db/constraints";
-import type { AuditRow, Severity } from "../db/schema";
-import { auditHash, GENESIS_HASH } from "../lib/audit-hash";
+import type { Severity } from "../db/schema";
 import { newId } from "../lib/ids";
 import { beforePkOf, pageByPk } from "../lib/paging";
 import { nowIso } from "../lib/time";
@@ -19,9 +19,14 @@ import { nowIso } from "../lib/time";
 /** Who acted and from where: set once per admin request by the permission middleware. */
 export type AuditScope = {
   actor: { adminId: string; email: string | null; role: string | null };
-  request: { ip: string | null; userAgent: string | null; requestId: string | null };
-  /** AUDIT_HMAC_KEY: seals each row. */
-  hmacKey: string;
+  request: {
+    ip: string | null;
+    userAgent: string | null;
+    /** Ours (the response's X-Request-Id), never the client's. */
+    requestId: string | null;
+    /** What the client sent as X-Request-Id, if anything: kept in the row's details. */
+    clientRequestId: string | null;
+  };
   action: string;
   /** What the call acts on, and extra facts for its row (set by the route's permission check). */
   target?: Pick<AuditEvent, "targetType" | "targetId">;
@@ -43,9 +48,11 @@ export type AuditEvent = {
 
 const json = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
 
-async function sealRow(db: Db, scope: AuditScope, e: AuditEvent): Promise<NewAuditRow> {
-  const prevHash = (await chainHead(db)) ?? GENESIS_HASH;
-  const row = {
+/** The row as committed: no hash. The sealer chains it moments later (audit-chain.ts). */
+function auditRow(scope: AuditScope, e: AuditEvent): NewAuditRow {
+  const { clientRequestId } = scope.request;
+  const details = clientRequestId === null ? e.details : { ...e.details, client_request_id: clientRequestId };
+  return {
     id: newId("aud"),
     createdAt: nowIso(),
     adminId: scope.actor.adminId,
@@ -59,89 +66,63 @@ async function sealRow(db: Db, scope: AuditScope, e: AuditEvent): Promise<NewAud
     severity: e.severity ?? "info",
     before: json(e.before),
     after: json(e.after),
-    details: json(e.details),
+    details: json(details),
     ip: scope.request.ip,
     userAgent: scope.request.userAgent,
     requestId: scope.request.requestId,
-    prevHash,
   };
-  return { ...row, hash: await auditHash(row, scope.hmacKey) };
 }
 
-const CHAIN_ATTEMPTS = 8;
-
-const isChainConflict = (err: unknown) => {
-  const hit = constraintOf(err);
-  return hit?.kind === "unique" && hit.columns.includes("audit_log.prev_hash");
+/** One audited change: its statements, its audit row, and how the row knows the change happened. */
+export type AuditedChange<T> = {
+  statements: BatchItem<"sqlite">[];
+  event: AuditEvent;
+  result: (results: unknown[]) => T;
+  /** Row fields SQL computes inside the batch, before the statements run (a before-state, say). */
+  computed?: ComputedAuditFields;
+  /**
+   * `<table> WHERE …` of the row the change acts on: the audit row is written (first) only if the
+   * batch finds it, and `computed` reads it. The statements must find it just as well (same batch).
+   */
+  from?: SQL;
+  /** The last statement holds a guard: write the audit row (after it) only if it changed a row. */
+  onlyIfChanged?: boolean;
 };
 
 /**
  * Commits `statements` and their audit row in ONE batch, so a change without its audit row cannot
- * exist. Two writers that read the same chain head collide on UNIQUE(prev_hash); the loser's whole
- * batch rolls back and is rebuilt (`build` runs again, so its "before" state is fresh).
+ * exist. Nothing here reads the chain head: concurrent changes never contend (D1 runs them one at
+ * a time, and each row gets the next AUTOINCREMENT pk). `scope.written` tells whether the row was
+ * written; when it was not (a guard refused), the middleware records the outcome instead.
  */
-export async function commitWithAudit<T>(
-  db: Db,
-  scope: AuditScope,
-  build: () => Promise<{
-    statements: BatchItem<"sqlite">[];
-    event: AuditEvent;
-    result: (results: unknown[]) => T;
-    /** The last statement holds a guard: write the audit row only if it changed a row. */
-    onlyIfChanged?: boolean;
-  }>,
-): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    const { statements, event, result, onlyIfChanged } = await build();
-    const row = await sealRow(db, scope, event);
-    try {
-      if (onlyIfChanged) {
-        const results = await db.batch([...(statements as [BatchItem<"sqlite">]), insertAuditRowIfChanged(db, row)]);
-        // Nothing changed: no audit row was written, so the middleware records the refusal instead.
-        scope.written = (results.at(-1) as D1Result).meta.changes > 0;
-        return result(results.slice(0, -1));
-      }
-      const results = await db.batch([insertAuditRow(db, row), ...statements]);
-      scope.written = true;
-      return result(results.slice(1));
-    } catch (err) {
-      if (!isChainConflict(err) || attempt >= CHAIN_ATTEMPTS) throw err;
-      await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
-    }
+export async function commitWithAudit<T>(db: Db, scope: AuditScope, change: AuditedChange<T>): Promise<T> {
+  const row = auditRow(scope, change.event);
+  const { statements, computed, from } = change;
+  if (change.onlyIfChanged) {
+    const results = await db.batch([...(statements as [BatchItem<"sqlite">]), auditRowStatement(db, row, { computed, onlyIf: CHANGED })]);
+    scope.written = (results.at(-1) as D1Result).meta.changes > 0;
+    return change.result(results.slice(0, -1));
   }
+  const results = await db.batch([auditRowStatement(db, row, { computed, from }), ...statements]);
+  scope.written = (results[0] as D1Result).meta.changes > 0;
+  return change.result(results.slice(1));
 }
 
 /** An audit row on its own: reads, refusals and failures. */
 export async function recordAudit(db: Db, scope: AuditScope, event: AuditEvent): Promise<void> {
-  await commitWithAudit(db, scope, async () => ({ statements: [], event, result: () => undefined }));
+  await auditRowStatement(db, auditRow(scope, event));
+  scope.written = true;
 }
 
-export type ChainVerdict =
-  | { ok: true; rows_checked: number; head_hash: string }
-  | { ok: false; rows_checked: number; first_broken: { id: string; created_at: string; reason: "hash_mismatch" | "prev_hash_mismatch" } };
-
-/** Walks the whole chain oldest first, page by page, recomputing every hash. */
-export async function verifyChain(db: Db, hmacKey: string, pageSize = 500): Promise<ChainVerdict> {
-  let prev = GENESIS_HASH;
-  let afterPk = 0;
-  let checked = 0;
-  for (;;) {
-    const rows = await auditChainPage(db, afterPk, pageSize);
-    for (const row of rows) {
-      const { pk: _pk, hash, ...content } = row;
-      const broken = row.prevHash !== prev ? "prev_hash_mismatch" : (await auditHash(content, hmacKey)) !== hash ? "hash_mismatch" : null;
-      if (broken) return { ok: false, rows_checked: checked, first_broken: { id: row.id, created_at: row.createdAt, reason: broken } };
-      prev = hash;
-      checked++;
-      afterPk = row.pk;
-    }
-    if (rows.length < pageSize) return { ok: true, rows_checked: checked, head_hash: prev };
-  }
+/** A throttled call: recorded only if it is the caller's first throttled call since `windowStart`. */
+export async function recordThrottled(db: Db, scope: AuditScope, event: AuditEvent, windowStart: string): Promise<void> {
+  await auditRowOncePerWindow(db, auditRow(scope, { ...event, details: { ...event.details, window_start: windowStart } }), windowStart);
+  scope.written = true;
 }
 
 const parse = (text: string | null): unknown => (text === null ? null : JSON.parse(text));
 
-export function toAuditView(r: AuditRow) {
+export function toAuditView(r: SealedAuditRow) {
   return {
     id: r.id,
     created_at: r.createdAt,
@@ -162,6 +143,7 @@ export function toAuditView(r: AuditRow) {
     request_id: r.requestId,
     prev_hash: r.prevHash,
     hash: r.hash,
+    key_id: r.keyId,
   };
 }
 

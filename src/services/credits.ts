@@ -1,3 +1,4 @@
+import { auditSnapshots } from "../db/audit";
 import type { Db } from "../db/client";
 import { balanceOf, grantStatements, ledgerPage } from "../db/credits";
 import type { LedgerRow } from "../db/schema";
@@ -25,32 +26,35 @@ export const toLedgerView = (t: LedgerRow) => ({
   created_at: t.createdAt,
 });
 
-/** Credits a user; the balance, the ledger row and the audit row commit together or not at all. */
+/**
+ * Credits a user; the balance, the ledger row and the audit row commit together or not at all. The
+ * audit row goes first and reads the balance by SQL inside the batch, so its before and after are
+ * exact however many grants and sends race.
+ */
 export async function grantCredits(db: Db, scope: AuditScope, grant: GrantBody) {
   const transactionId = newId("txn");
-  return commitWithAudit(db, scope, async () => {
-    const before = await balanceOf(db, grant.user_id);
-    return {
-      statements: grantStatements(db, {
-        userId: grant.user_id,
-        amount: grant.amount,
-        reason: grant.reason,
-        adminId: scope.actor.adminId,
-        transactionId,
-        now: nowIso(),
-      }),
-      event: {
-        targetType: "user",
-        targetId: grant.user_id,
-        severity: "warning",
-        before: { balance: before },
-        after: { balance: before + grant.amount, transaction_id: transactionId },
-        details: { amount: grant.amount, reason: grant.reason },
-      },
-      result: (results) => {
-        const [row] = results[2] as { balance: number }[];
-        return { user_id: grant.user_id, balance: row?.balance ?? 0, transaction_id: transactionId };
-      },
-    };
+  return commitWithAudit(db, scope, {
+    statements: grantStatements(db, {
+      userId: grant.user_id,
+      amount: grant.amount,
+      reason: grant.reason,
+      adminId: scope.actor.adminId,
+      transactionId,
+      now: nowIso(),
+    }),
+    computed: {
+      before: auditSnapshots.balance(grant.user_id),
+      after: auditSnapshots.balance(grant.user_id, grant.amount, { transaction_id: transactionId }),
+    },
+    event: {
+      targetType: "user",
+      targetId: grant.user_id,
+      severity: "warning",
+      details: { amount: grant.amount, reason: grant.reason },
+    },
+    result: (results) => {
+      const [row] = results[2] as { balance: number }[];
+      return { user_id: grant.user_id, balance: row?.balance ?? 0, transaction_id: transactionId };
+    },
   });
 }

@@ -15,7 +15,7 @@ const list = createRoute({
   security: bearer,
   summary: "List admins (super_admin)",
   middleware: [requirePermission("super_admin", "admins.list")] as const,
-  responses: { 200: jsonOf(z.object({ admins: z.array(AdminAccount) }), "All admins"), ...errors("forbidden") },
+  responses: { 200: jsonOf(z.object({ admins: z.array(AdminAccount) }), "All admins"), ...errors("forbidden", "rate_limited") },
 });
 
 const upsert = createRoute({
@@ -31,7 +31,7 @@ const upsert = createRoute({
   responses: {
     200: jsonOf(AdminAccount, "Updated"),
     201: jsonOf(AdminAccount, "Created"),
-    ...errors(...BODY_ERRORS, "forbidden", "conflict"),
+    ...errors(...BODY_ERRORS, "forbidden", "rate_limited", "conflict"),
   },
 });
 
@@ -46,7 +46,7 @@ const deactivate = createRoute({
   request: { params: AdminIdParam },
   responses: {
     200: jsonOf(AdminAccount, "Deactivated"),
-    ...errors("validation_failed", "payload_too_large", "forbidden", "not_found", "conflict"),
+    ...errors("validation_failed", "payload_too_large", "forbidden", "rate_limited", "not_found", "conflict"),
   },
 });
 

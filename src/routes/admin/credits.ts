@@ -13,7 +13,7 @@ const grant = createRoute({
   description: "The balance, the ledger row and the audit row are one atomic write.",
   middleware: [requirePermission("credits.manage", "credits.grant")] as const,
   request: { body: jsonBody(GrantBody) },
-  responses: { 200: jsonOf(GrantResult, "The new balance"), ...errors(...BODY_ERRORS, "forbidden") },
+  responses: { 200: jsonOf(GrantResult, "The new balance"), ...errors(...BODY_ERRORS, "forbidden", "rate_limited") },
 });
 
 export const adminCreditRoutes = createRouter().openapi(grant, async (c) =>

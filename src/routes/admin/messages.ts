@@ -34,7 +34,7 @@ const search = createRoute({
     "Deleted messages only with `include_deleted=true`. Newest first; `content` is cut to 200 characters. Audited.",
   middleware: [requirePermission("moderation.view", "messages.search")] as const,
   request: { query: SearchQuery },
-  responses: { 200: jsonOf(SearchResult, "A page of matches and the total"), ...errors("validation_failed", "forbidden") },
+  responses: { 200: jsonOf(SearchResult, "A page of matches and the total"), ...errors("validation_failed", "forbidden", "rate_limited") },
 });
 
 const conversation = createRoute({
@@ -51,7 +51,7 @@ const conversation = createRoute({
     })),
   ] as const,
   request: { params: ConversationParams, query: AdminPageQuery },
-  responses: { 200: jsonOf(AdminConversation, "A page of the conversation"), ...errors("validation_failed", "forbidden") },
+  responses: { 200: jsonOf(AdminConversation, "A page of the conversation"), ...errors("validation_failed", "forbidden", "rate_limited") },
 });
 
 const moderate = createRoute({
@@ -67,7 +67,7 @@ const moderate = createRoute({
   request: { params: MessageIdParam, body: jsonBody(ModerateBody) },
   responses: {
     200: jsonOf(ModerateResult, "Moderated"),
-    ...errors(...BODY_ERRORS, "forbidden", "not_found"),
+    ...errors(...BODY_ERRORS, "forbidden", "rate_limited", "not_found"),
   },
 });
 
@@ -81,7 +81,7 @@ const stats = createRoute({
     "Totals by status, type and moderation state, per-day volume (every day, zeros included), active senders, delivery and read rates, for [from, to] (default: the last 30 days, at most 366).",
   middleware: [requirePermission("analytics.view", "messages.stats")] as const,
   request: { query: OverviewQuery },
-  responses: { 200: jsonOf(Overview, "The overview"), ...errors("validation_failed", "forbidden") },
+  responses: { 200: jsonOf(Overview, "The overview"), ...errors("validation_failed", "forbidden", "rate_limited") },
 });
 
 const exportRoute = createRoute({
@@ -100,7 +100,7 @@ const exportRoute = createRoute({
       description: "The file, as an attachment",
       content: { "text/csv": { schema: { type: "string" } }, "application/x-ndjson": { schema: { type: "string" } } },
     },
-    ...errors("validation_failed", "forbidden"),
+    ...errors("validation_failed", "forbidden", "rate_limited"),
   },
 });
 
@@ -113,7 +113,10 @@ const hardDelete = createRoute({
   description: "Removes the row and its search index entry; its seq stays unused. The audit row keeps the deleted row as `before`.",
   middleware: [requirePermission("super_admin", "messages.hard_delete", messageTarget), noBody()] as const,
   request: { params: MessageIdParam },
-  responses: { 200: jsonOf(HardDeleteResult, "Deleted"), ...errors("validation_failed", "payload_too_large", "forbidden", "not_found") },
+  responses: {
+    200: jsonOf(HardDeleteResult, "Deleted"),
+    ...errors("validation_failed", "payload_too_large", "forbidden", "rate_limited", "not_found"),
+  },
 });
 
 export const adminMessageRoutes = createRouter()
