@@ -1,0 +1,2 @@
+/** Set by web/vite.config.ts: true in the development build only (npm start, tests). */
+declare const __DEV_SIGN_IN__: boolean;
