@@ -17,7 +17,8 @@ const CONFIG: Config = {
       "Timestamps are ISO-8601 UTC with milliseconds. Cursors are opaque strings.",
       "An interactive reference of this document is served at `GET /api/docs`.",
     ].join("\n"),
-    license: { name: "Proprietary", identifier: "LicenseRef-Pairly-Proprietary" },
+    // `identifier` (an SPDX expression) is OpenAPI 3.1; the generator's types stop at 3.0's fields.
+    license: { name: "Proprietary", identifier: "LicenseRef-Pairly-Proprietary" } as Config["info"]["license"],
   },
   // Relative: the document describes whichever deployment serves it (local, staging, production).
   servers: [{ url: "/", description: "The Worker that serves this document" }],

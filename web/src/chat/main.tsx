@@ -1,3 +1,5 @@
 import { render } from "preact";
+import "../ui/styles.css";
+import { App } from "./App";
 
-render(<p>chat {String(__DEV_SIGN_IN__)}</p>, document.getElementById("app") as HTMLElement);
+render(<App />, document.getElementById("app") as HTMLElement);
