@@ -55,7 +55,7 @@ describe("two people chatting", () => {
     await bubble(a.page, "Saturday").waitFor();
     await a.page.getByText(`${bob} is typing`).waitFor({ state: "hidden" });
     await bubble(b.page, "Saturday").getByRole("status", { name: "Read" }).waitFor();
-    expect(await bubble(a.page, "Saturday").locator(".content").innerText()).toBe("Yes! Saturday\nmorning?");
+    expect(await bubble(a.page, "Saturday").locator(".content").textContent()).toBe("Yes! Saturday\nmorning?");
 
     // Alice's list shows the latest message first for her too.
     const list = a.page.getByRole("list", { name: "Conversations" });
@@ -80,7 +80,8 @@ describe("two people chatting", () => {
     const c = await openWindow("carol", { allow: [/status of 402/] });
     const sent: string[] = [];
     c.page.on("request", (req) => {
-      if (req.method() === "POST" && req.url().endsWith("/api/v2/messages/send")) sent.push(JSON.parse(req.postData() ?? "{}").client_message_id);
+      if (req.method() === "POST" && req.url().endsWith("/api/v2/messages/send"))
+        sent.push(JSON.parse(req.postData() ?? "{}").client_message_id);
     });
     await signIn(c.page, carol);
     await c.page.getByText("0 credits").waitFor();
@@ -140,7 +141,11 @@ describe("two people chatting", () => {
     await Promise.all([grant(gina, 30), grant(hank, 30)]);
     for (let i = 1; i <= 50; i++) {
       const [from, to] = i % 2 ? [gina, hank] : [hank, gina];
-      await apiAs(from, "POST", "/api/v2/messages/send", { receiver_id: to, content: `message number ${i}`, client_message_id: `seed-${i}` });
+      await apiAs(from, "POST", "/api/v2/messages/send", {
+        receiver_id: to,
+        content: `message number ${i}`,
+        client_message_id: `seed-${i}`,
+      });
     }
     // Gina has read them all (elsewhere), so the conversation opens at the bottom, not at an unread divider.
     const history = await apiAs(gina, "GET", `/api/v2/messages/conversation/${hank}?limit=100`);

@@ -54,7 +54,11 @@ export async function openWindow(name: string, opts: { width?: number; height?: 
 
 /** No page logged an error other than the ones the test provoked. */
 export function expectNoConsoleErrors() {
-  for (const o of opened) expect(o.problems.filter((p) => !o.allowed.some((a) => a.test(p))), o.name).toEqual([]);
+  for (const o of opened)
+    expect(
+      o.problems.filter((p) => !o.allowed.some((a) => a.test(p))),
+      o.name,
+    ).toEqual([]);
 }
 
 export async function signIn(page: Page, userId: string, path = "/") {
@@ -65,7 +69,11 @@ export async function signIn(page: Page, userId: string, path = "/") {
 }
 
 export async function tokenOf(userId: string): Promise<string> {
-  const res = await fetch(`${server.url}/api/dev/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ user_id: userId }) });
+  const res = await fetch(`${server.url}/api/dev/token`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user_id: userId }),
+  });
   return ((await res.json()) as { token: string }).token;
 }
 
@@ -86,7 +94,9 @@ export async function admin(role: "support" | "moderator" | "analyst" | "admin" 
   if (!root) {
     root = person("root");
     const now = new Date().toISOString();
-    server.sql(`INSERT INTO admins (id, email, role, active, created_at, updated_at) VALUES ('${root}', '${root}@pairly.test', 'super_admin', 1, '${now}', '${now}')`);
+    server.sql(
+      `INSERT INTO admins (id, email, role, active, created_at, updated_at) VALUES ('${root}', '${root}@pairly.test', 'super_admin', 1, '${now}', '${now}')`,
+    );
   }
   if (role === "super_admin") return root;
   const id = person(role);

@@ -20,7 +20,7 @@ export type SocketOptions = {
 /** The exact frame the server's auto-response answers without waking the room. */
 const PING_FRAME = '{"type":"ping"}';
 const BASE_DELAY_MS = 500;
-const MAX_DELAY_MS = 15_000;
+const MAX_DELAY_MS = 8_000;
 const PING_EVERY_MS = 20_000;
 /** A socket that answers nothing for this long after a ping is dead, whatever the browser thinks. */
 const PONG_WITHIN_MS = 8_000;

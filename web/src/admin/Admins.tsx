@@ -66,14 +66,18 @@ export function Admins() {
             onInput={(e) => (draft.value = { ...draft.value, email: e.currentTarget.value })}
           />
         </label>
-        <label class="field">
-          <span>Role</span>
-          <select value={draft.value.role} onChange={(e) => (draft.value = { ...draft.value, role: e.currentTarget.value as Role })}>
+        <div class="field">
+          <label for="new-admin-role">Role</label>
+          <select
+            id="new-admin-role"
+            value={draft.value.role}
+            onChange={(e) => (draft.value = { ...draft.value, role: e.currentTarget.value as Role })}
+          >
             {ROLES.map((r) => (
               <option key={r}>{r}</option>
             ))}
           </select>
-        </label>
+        </div>
         <div class="buttons">
           <button type="submit" class="button primary">
             Create admin

@@ -45,9 +45,10 @@ export function ModerateDialog({
           }
         }}
       >
-        <label class="field">
-          <span>Moderation status</span>
+        <div class="field">
+          <label for="moderation-status">Moderation status</label>
           <select
+            id="moderation-status"
             value={status.value}
             onChange={(e) => {
               status.value = e.currentTarget.value as Status;
@@ -59,7 +60,7 @@ export function ModerateDialog({
               </option>
             ))}
           </select>
-        </label>
+        </div>
         <label class="field">
           <span>Reason</span>
           <input

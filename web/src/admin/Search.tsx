@@ -1,4 +1,5 @@
 import { useSignal } from "@preact/signals";
+import { useId } from "preact/hooks";
 import { type AdminMessage, api, call, describeError } from "../api";
 import { Dialog } from "../ui/Dialog";
 import { credits } from "../ui/format";
@@ -34,10 +35,12 @@ function Select({
   options: readonly string[];
   onChange: (v: string) => void;
 }) {
+  const id = useId();
+  // label[for] rather than a wrapping label: a wrapping label's name would include the option texts.
   return (
-    <label class="field">
-      <span>{label}</span>
-      <select value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+    <div class="field">
+      <label for={id}>{label}</label>
+      <select id={id} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
         <option value="">Any</option>
         {options.map((o) => (
           <option key={o} value={o}>
@@ -45,7 +48,7 @@ function Select({
           </option>
         ))}
       </select>
-    </label>
+    </div>
   );
 }
 
@@ -201,7 +204,7 @@ export function Search() {
             onInput={(e) => set("q")(e.currentTarget.value)}
           />
         </label>
-        <Text label="User (sender or receiver)" value={f.user_id} onChange={set("user_id")} />
+        <Text label="Participant" value={f.user_id} onChange={set("user_id")} />
         <Text label="Sender" value={f.sender_id} onChange={set("sender_id")} />
         <Text label="Receiver" value={f.receiver_id} onChange={set("receiver_id")} />
         <Select
