@@ -55,7 +55,8 @@ const options = {
 const origin = () => globalThis.location?.origin ?? "http://localhost";
 
 export const api = {
-  dev: hc<typeof devRoutes>(`${origin()}/api/dev`),
+  /** Local sign-in: compiled out of the production build. */
+  dev: __DEV_SIGN_IN__ ? hc<typeof devRoutes>(`${origin()}/api/dev`) : null,
   messages: hc<typeof messageRoutes>(`${origin()}/api/v2/messages`, options),
   conversations: hc<typeof conversationRoutes>(`${origin()}/api/v2/messages`, options),
   realtime: hc<typeof realtimeRoutes>(`${origin()}/api/v2/messages`, options),

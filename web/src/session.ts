@@ -37,8 +37,9 @@ export function createSession(storageKey: string) {
   };
 
   async function signIn(userId: string): Promise<void> {
-    if (!__DEV_SIGN_IN__) throw new Error("Sign in through the Pairly app");
-    const { token } = await call(() => api.dev.token.$post({ json: { user_id: userId } }));
+    const dev = api.dev;
+    if (!__DEV_SIGN_IN__ || !dev) throw new Error("Sign in through the Pairly app");
+    const { token } = await call(() => dev.token.$post({ json: { user_id: userId } }));
     save({ userId, token, expiresAt: expiryOf(token) });
   }
 

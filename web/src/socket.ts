@@ -70,14 +70,16 @@ export class ReconnectingSocket {
     }
     const ws = new WebSocket(this.opts.url(), [WS_PROTOCOL, `bearer.${token}`]);
     this.ws = ws;
-    ws.onopen = () => {
-      this.attempt = 0;
-      this.state.value = "open";
-      this.startHeartbeat();
-      this.opts.onOpen?.();
-    };
+    ws.onopen = () => this.startHeartbeat();
     ws.onmessage = (e) => {
       clearTimeout(this.deadTimer);
+      // Up once the server has said something (conversations send presence, inboxes the unread
+      // count): a proxy that accepts and drops the upgrade never counts as connected.
+      if (this.state.value !== "open") {
+        this.attempt = 0;
+        this.state.value = "open";
+        this.opts.onOpen?.();
+      }
       let event: unknown;
       try {
         event = JSON.parse(String(e.data));

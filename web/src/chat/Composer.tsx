@@ -36,7 +36,7 @@ export function Composer({ store, tools }: { store: ConversationStore; tools?: C
         ref={ref}
         rows={1}
         maxLength={MAX}
-        placeholder={`Message ${store.partner}`}
+        placeholder="Write a message"
         value={text}
         onInput={(e) => {
           const el = e.currentTarget;
