@@ -24,6 +24,8 @@ export default defineConfig(async () => ({
   test: {
     setupFiles: ["./test/setup.ts"],
     include: ["test/**/*.test.ts"],
+    // test/browser runs in Node against wrangler dev (npm run test:browser), not inside workerd.
+    exclude: ["test/browser/**", "node_modules/**"],
     testTimeout: 20_000,
   },
 }));

@@ -15,9 +15,11 @@ import { adminRoutes } from "./routes/admin";
 import { conversationRoutes } from "./routes/conversations";
 import { creditRoutes } from "./routes/credits";
 import { devRoutes } from "./routes/dev";
+import { docsRoutes } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { messageRoutes } from "./routes/messages";
 import { validationError } from "./routes/openapi";
+import { openApiDocument } from "./routes/openapi-document";
 import { realtimeRoutes } from "./routes/realtime";
 import { webRoutes } from "./routes/web";
 
@@ -42,8 +44,8 @@ function corsFor(origins: string): MiddlewareHandler {
   return handler;
 }
 
-/** Public: health, the web client, the OpenAPI document and (only with DEV_AUTH) local sign-in. */
-const isPublic = (path: string) => path === "/api/openapi.json" || path.startsWith("/api/dev/");
+/** Public: health, the web client, the OpenAPI document and its reference page, and (only with DEV_AUTH) local sign-in. */
+const isPublic = (path: string) => path === "/api/openapi.json" || path === "/api/docs" || path.startsWith("/api/dev/");
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({
@@ -71,6 +73,7 @@ export function createApp() {
   app.route("/", healthRoutes);
   app.route("/", webRoutes);
   app.route("/api/dev", devRoutes);
+  app.route("/api/docs", docsRoutes);
   app.route("/api/v2/messages", messageRoutes);
   app.route("/api/v2/messages", conversationRoutes);
   app.route("/api/v2/messages", realtimeRoutes);
@@ -78,20 +81,7 @@ export function createApp() {
   app.route("/api/admin", adminRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
-  app.doc31("/api/openapi.json", {
-    openapi: "3.1.0",
-    info: {
-      title: "Pairly Messaging API",
-      version: "2.0.0",
-      description: [
-        "Realtime 1:1 messaging with credits, receipts and moderation. Errors always have the shape",
-        '`{"error": {"code", "message", "details"?}}`. Bodies over 64 KiB answer 413 before parsing; unknown JSON',
-        "fields answer 400. A resource the caller may not see answers 404 exactly like one that does not exist;",
-        "a participant acting outside their role (the receiver deleting, the sender marking delivered) gets 403.",
-        "Timestamps are ISO-8601 UTC with milliseconds. Cursors are opaque strings.",
-      ].join("\n"),
-    },
-  });
+  app.get("/api/openapi.json", (c) => c.json(openApiDocument(app)));
   return app;
 }
 

@@ -23,6 +23,7 @@ const token = createRoute({
   method: "post",
   path: "/token",
   tags: ["development"],
+  security: [],
   summary: "Local sign-in for the web client (only with DEV_AUTH=true; 404 otherwise)",
   middleware: [devOnly] as const,
   request: { body: jsonBody(DevTokenBody) },

@@ -7,6 +7,7 @@ const healthz = createRoute({
   method: "get",
   path: "/healthz",
   tags: ["health"],
+  security: [],
   summary: "Liveness and D1 reachability (no auth)",
   responses: {
     200: jsonOf(z.object({ ok: z.literal(true) }), "D1 answered"),

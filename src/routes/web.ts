@@ -1,12 +1,15 @@
 import { Hono } from "hono";
 import type { AppEnv } from "../env";
 
-const PLACEHOLDER = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>Pairly Messaging</title></head>
-<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem">
-<h1>Pairly Messaging</h1>
-<p>The API is running. Read the contract at <a href="/api/openapi.json">/api/openapi.json</a>; health at <a href="/healthz">/healthz</a>.</p>
-</body></html>`;
+/**
+ * The web client (`/`) and the admin console (`/admin`) are static assets built from web/ into
+ * web/dist; the runtime serves them before the Worker runs (wrangler.toml [assets]). A request for
+ * them that reaches the Worker anyway (through a binding, or `exports.default` in tests) gets the
+ * same files from the ASSETS binding, so both paths answer the same page.
+ */
+const page = (path: string) => async (c: { req: { url: string }; env: Env }) => {
+  const res = await c.env.ASSETS.fetch(new URL(path, c.req.url));
+  return new Response(res.body, res); // the binding's headers are immutable; middleware adds its own
+};
 
-export const webRoutes = new Hono<AppEnv>().get("/", (c) => c.html(PLACEHOLDER));
+export const webRoutes = new Hono<AppEnv>().get("/", page("/")).get("/admin", page("/admin"));

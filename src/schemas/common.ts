@@ -43,9 +43,13 @@ const dateOrDateTime = z.union([z.iso.date(), z.iso.datetime({ offset: true })])
 /** Inclusive lower bound. */
 export const FromBound = dateOrDateTime
   .transform((v) => new Date(v).toISOString())
-  .openapi({ type: "string", format: "date-time", example: "2026-11-01" });
+  .openapi({ type: "string", description: "Inclusive: a date (`2026-11-01`) or a date-time with offset", example: "2026-11-01" });
 
 /** Inclusive upper bound; a bare date covers that whole day. */
 export const ToBound = dateOrDateTime
   .transform((v) => (v.length === 10 ? `${v}T23:59:59.999Z` : new Date(v).toISOString()))
-  .openapi({ type: "string", format: "date-time", example: "2026-11-30" });
+  .openapi({
+    type: "string",
+    description: "Inclusive: a date (`2026-11-30`, the whole day) or a date-time with offset",
+    example: "2026-11-30T23:59:59.999Z",
+  });

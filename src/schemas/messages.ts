@@ -82,7 +82,7 @@ export const Message = z
 export type Message = z.infer<typeof Message>;
 
 export const MessageIdParam = z.object({
-  message_id: OpaqueId.openapi({ param: { name: "message_id", in: "path" }, example: "msg_3f2a..." }),
+  message_id: OpaqueId.openapi({ param: { name: "message_id", in: "path" }, example: "msg_3f2a9c1d5e7b4a60b8d2c4e6f8a0b1c" }),
 });
 
 export const PartnerIdParam = z.object({
