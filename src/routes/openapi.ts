@@ -3,11 +3,15 @@ import type { AppEnv } from "../env";
 import { AppError, type ErrorCode, STATUS } from "../errors";
 import { ErrorBody } from "../schemas/common";
 
-/** Zod issues → the contract's per-field `details`: `{ "attachments.0.url": ["must be an https URL"] }`. */
+/**
+ * Zod issues → the contract's per-field `details`: `{ "attachments.0.url": ["must be an https URL"] }`.
+ * Field names come from the client (`constructor`, `__proto__`, `toString` are plain keys to them), so
+ * they are collected in a Map: a plain object would read, or even replace, its prototype's members.
+ */
 export function validationError(error: z.ZodError, target?: string): AppError {
-  const details: Record<string, string[]> = {};
+  const details = new Map<string, string[]>();
   const add = (path: string, message: string) => {
-    details[path] = [...(details[path] ?? []), message];
+    details.set(path, [...(details.get(path) ?? []), message]);
   };
   for (const issue of error.issues) {
     const base = issue.path.map(String).join(".");
@@ -17,7 +21,8 @@ export function validationError(error: z.ZodError, target?: string): AppError {
       add(base || target || "body", issue.message);
     }
   }
-  return new AppError("validation_failed", "The request is not valid", details);
+  // fromEntries defines own properties, so even `__proto__` ends up as a plain key of the body.
+  return new AppError("validation_failed", "The request is not valid", Object.fromEntries(details));
 }
 
 /** Every router shares the one validation hook, so every 400 has the same shape. */
