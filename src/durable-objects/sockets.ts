@@ -10,6 +10,8 @@ export const TRUSTED = {
 
 /** Close code for a socket whose token expired: reconnect with a fresh token (and `since`). */
 export const CLOSE_TOKEN_EXPIRED = 4001;
+/** Close code for a socket refused at once: too many open, or too many joins lately (the reason says which). */
+export const CLOSE_TOO_MANY = 4029;
 
 export const MAX_FRAME_BYTES = 4096;
 export const PING_FRAME = '{"type":"ping"}';
