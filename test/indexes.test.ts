@@ -7,6 +7,7 @@ import {
   conversationQuery,
   createdAtUpToQuery,
   historyPage,
+  inboxSyncQuery,
   markManyDelivered,
   markRead,
   unreadQuery,
@@ -34,6 +35,14 @@ describe("hot queries use indexes (EXPLAIN QUERY PLAN)", () => {
     expect(text).toMatch(/messages USING (COVERING )?INDEX messages_conversation_seq_unique \(conversation_id=\?\)/);
     expect(text).toMatch(/SEARCH last_message USING INTEGER PRIMARY KEY/);
     expect(plan.some((d) => FULL_SCAN.test(d))).toBe(false);
+    expect(text).not.toContain("TEMP B-TREE");
+  });
+
+  it("inbox sync: the member index in order, a primary-key lookup per conversation, the unread index", async () => {
+    const text = (await planOf(inboxSyncQuery(db, "me", 51))).join("\n");
+    expect(text).toMatch(/SEARCH conversation_members USING (COVERING )?INDEX conversation_members_activity_idx \(user_id=\?\)/);
+    expect(text).toMatch(/SEARCH conversations USING INDEX sqlite_autoindex_conversations_1 \(id=\?\)/);
+    expect(text).toMatch(/messages USING (COVERING )?INDEX messages_unread_idx \(receiver_id=\? AND sender_id=\?\)/);
     expect(text).not.toContain("TEMP B-TREE");
   });
 

@@ -1,8 +1,10 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { app } from "../src/app";
+import { SYNC_CONVERSATIONS } from "../src/durable-objects/inbox";
 import { conversationIdOf } from "../src/lib/ids";
-import { as, json, newUser, pair, seedCredits, send, tokenFor } from "./helpers";
-import { openSocket, TestSocket, upgrade, wsUrl } from "./sockets";
+import { as, BASE, json, newUser, pair, seedCredits, send, tokenFor } from "./helpers";
+import { connect, openSocket, TestSocket, upgrade, wsUrl } from "./sockets";
 
 /** alice and bob, two devices each, on their conversation; opening presences consumed. */
 async function fourDevices(credits = 10) {
@@ -294,6 +296,117 @@ describe("inbox socket", () => {
     expect((await laptop.drain()).map((e) => e.type)).toEqual(["unread", "message.new"]);
     inbox.close();
     laptop.close();
+  });
+
+  it("starts with sync: recent conversations with their last seq and unread count, before the count and live events", async () => {
+    const me = newUser("me");
+    const [p1, p2, p3] = [newUser("p"), newUser("p"), newUser("p")];
+    await seedCredits(p1, 5);
+    await seedCredits(me, 5);
+    const first = await send(p1, me, "one");
+    await send(p1, me, "two");
+    await as(me).post("/api/v2/messages/mark-read", { message_ids: [first.id] });
+    await send(me, p2, "to p2");
+    const inbox = await connect(me);
+    expect(await inbox.drain()).toEqual([
+      {
+        type: "sync",
+        conversations: [
+          { partner_id: p2, last_seq: 1, unread_count: 0 },
+          { partner_id: p1, last_seq: 2, unread_count: 1 },
+        ],
+        unread_count: 1,
+        has_more: false,
+      },
+      { type: "unread", unread_count: 1 },
+    ]);
+    expect(JSON.stringify(inbox.joined)).not.toContain(p3);
+    inbox.close();
+  });
+
+  it("a lost inbox event is recoverable: a later message's seq shows the gap per partner, a refetch or a reconnect's sync fills it", async () => {
+    const { alice, bob } = await pair(5);
+    await send(alice, bob, "one");
+    const inbox = await openSocket(bob);
+    const held = new Map<string, number>(
+      inbox.joined?.conversations.map((c: { partner_id: string; last_seq: number }) => [c.partner_id, c.last_seq]),
+    );
+    expect(held.get(alice)).toBe(1);
+    await inbox.drain();
+    // The notification to bob's inbox is lost; the room and alice's inbox still hear of it.
+    const lost = await app.request(
+      `${BASE}/api/v2/messages/send`,
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${await tokenFor(alice)}`, "content-type": "application/json" },
+        body: JSON.stringify({ receiver_id: bob, content: "lost on the way" }),
+      },
+      {
+        ...env,
+        INBOX: {
+          getByName: (id: string) =>
+            id === bob ? { newMessage: () => Promise.reject(new Error("inbox down (test)")) } : env.INBOX.getByName(id),
+        },
+      } as unknown as Env,
+    );
+    expect(lost.status).toBe(201);
+    expect((await inbox.drain()).filter((e) => e.type === "message.new")).toEqual([]);
+    const next = await send(alice, bob, "three");
+    const event = await inbox.nextOf("message.new");
+    expect(event.message).toMatchObject({ id: next.id, seq: 3, sender_id: alice });
+    // The client expected seq 2 from alice next: it sees the gap and refetches exactly what is missing.
+    expect(event.message.seq).toBeGreaterThan((held.get(alice) ?? 0) + 1);
+    const history = await json(await as(bob).get(`/api/v2/messages/conversation/${alice}`));
+    expect(history.messages.map((m: { seq: number; content: string }) => [m.seq, m.content])).toEqual([
+      [3, "three"],
+      [2, "lost on the way"],
+      [1, "one"],
+    ]);
+    // A reconnecting device learns the same from its sync.
+    const laptop = await openSocket(bob);
+    expect(laptop.joined?.conversations).toEqual([{ partner_id: alice, last_seq: 3, unread_count: 3 }]);
+    inbox.close();
+    laptop.close();
+  });
+
+  it("racing sends reach the inbox with their seq, so a client orders them whatever order they arrive in", async () => {
+    const { alice, bob } = await pair(10);
+    const inbox = await openSocket(bob);
+    await inbox.drain();
+    const sent = await Promise.all(Array.from({ length: 6 }, (_, i) => send(alice, bob, `race ${i}`)));
+    const events = [];
+    for (let i = 0; i < sent.length; i++) events.push(await inbox.nextOf("message.new"));
+    const bySeq = events.map((e) => e.message).sort((a, b) => a.seq - b.seq);
+    expect(bySeq.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(new Set(bySeq.map((m) => m.id))).toEqual(new Set(sent.map((m) => m.id)));
+    inbox.close();
+  });
+
+  it(`sync lists at most the ${SYNC_CONVERSATIONS} most recent conversations, then has_more (the rest come from GET /conversations)`, async () => {
+    const me = newUser("busy");
+    const partners = Array.from({ length: SYNC_CONVERSATIONS + 1 }, (_, i) => `${me}_p${String(i).padStart(2, "0")}`);
+    const at = (i: number) => new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString();
+    await env.DB.batch(
+      partners.flatMap((p, i) => {
+        const id = conversationIdOf(me, p);
+        const [low, high] = me < p ? [me, p] : [p, me];
+        return [
+          env.DB.prepare(
+            "INSERT INTO conversations (id, user_low, user_high, last_seq, created_at, last_activity_at) VALUES (?, ?, ?, ?, ?, ?)",
+          ).bind(id, low, high, i + 1, at(i), at(i)),
+          env.DB.prepare(
+            "INSERT INTO conversation_members (user_id, partner_id, conversation_id, last_activity_at) VALUES (?, ?, ?, ?)",
+          ).bind(me, p, id, at(i)),
+        ];
+      }),
+    );
+    const inbox = await openSocket(me);
+    expect(inbox.joined?.has_more).toBe(true);
+    expect(inbox.joined?.conversations).toHaveLength(SYNC_CONVERSATIONS);
+    // Newest activity first: the oldest conversation is the one left out.
+    expect(inbox.joined?.conversations[0]).toEqual({ partner_id: partners.at(-1), last_seq: SYNC_CONVERSATIONS + 1, unread_count: 0 });
+    expect(inbox.joined?.conversations.map((c: { partner_id: string }) => c.partner_id)).not.toContain(partners[0]);
+    inbox.close();
   });
 
   it("acks and reads from the inbox update the conversation room", async () => {

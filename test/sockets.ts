@@ -144,12 +144,13 @@ export async function connect(userId: string, o: SocketOptions = {}): Promise<Te
 
 /**
  * Opens a socket as a client would use it. A conversation socket without `since` starts with
- * `sync {last_seq}`; that first event is taken here (asserted to come first) and kept as `joined`,
- * so tests read what follows. Resuming sockets keep their replay and sync unread.
+ * `sync {last_seq}`, an inbox socket with `sync {conversations, unread_count, has_more}`; that first
+ * event is taken here (asserted to come first) and kept as `joined`, so tests read what follows.
+ * Resuming sockets keep their replay and sync unread.
  */
 export async function openSocket(userId: string, o: SocketOptions = {}): Promise<TestSocket> {
   const socket = await connect(userId, o);
-  if (o.partner && o.since === undefined) {
+  if (o.since === undefined) {
     socket.joined = await socket.first();
     if (socket.joined.type !== "sync") throw new Error(`expected sync first, got ${JSON.stringify(socket.joined)}`);
   }
