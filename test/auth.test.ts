@@ -2,6 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../src/app";
+import { JWKS_RETRY_AFTER_MS } from "../src/lib/jwt";
 import { BASE, call, json, newUser, tokenFor } from "./helpers";
 
 /** Every authenticated route of the contract (admin routes too: auth comes before permissions). */
@@ -81,7 +82,10 @@ describe("401 on every route", () => {
 });
 
 describe("production path: JWT_JWKS_URL (RS256 / ES256)", () => {
-  afterEach(() => vi.unstubAllGlobals());
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.useRealTimers();
+  });
 
   type Claims = { alg?: "RS256" | "ES256"; key?: CryptoKey; kid?: string; iss?: string; aud?: string; exp?: number | null };
   let providers = 0;
@@ -101,11 +105,22 @@ describe("production path: JWT_JWKS_URL (RS256 / ES256)", () => {
     // The identity provider is outside our system: its JWKS endpoint is the one thing stubbed.
     const realFetch = globalThis.fetch;
     const fetched: string[] = [];
+    /** How the endpoint answers: its keys, or one way of being down. */
+    const endpoint = { outage: null as null | "503" | "html" | "unreachable" };
     vi.stubGlobal("fetch", async (input: RequestInfo | URL, init?: RequestInit) => {
       const target = input instanceof Request ? input.url : String(input);
       if (target === url) {
         fetched.push(target);
-        return Response.json({ keys });
+        switch (endpoint.outage) {
+          case "503":
+            return new Response("upstream overloaded", { status: 503 });
+          case "html":
+            return new Response("<html>maintenance</html>", { status: 200, headers: { "content-type": "text/html" } });
+          case "unreachable":
+            throw new TypeError("Network connection lost.");
+          default:
+            return Response.json({ keys });
+        }
       }
       return realFetch(input, init);
     });
@@ -130,7 +145,7 @@ describe("production path: JWT_JWKS_URL (RS256 / ES256)", () => {
         expect(await json(res), alg).toEqual({ user_id: sub, balance: 0 });
       }
     };
-    return { url, fetched, sign, request, expectAccepted };
+    return { url, fetched, endpoint, sign, request, expectAccepted };
   }
   type Idp = Awaited<ReturnType<typeof identityProvider>>;
 
@@ -139,6 +154,53 @@ describe("production path: JWT_JWKS_URL (RS256 / ES256)", () => {
     const sub = newUser("jwks");
     await idp.expectAccepted(sub);
     expect(idp.fetched).toEqual([idp.url]); // one fetch serves both tokens: the key set is reused, not refetched per request
+  });
+
+  it.each(["503", "html", "unreachable"] as const)(
+    "a JWKS endpoint that is down (%s) before any good fetch → 503 service_unavailable, not 401; 200 once it is back",
+    async (outage) => {
+      const idp = await identityProvider();
+      idp.endpoint.outage = outage;
+      const sub = newUser("jwks");
+      const spy = vi.spyOn(console, "error").mockImplementation(() => {});
+      const res = await idp.request(await idp.sign(sub));
+      spy.mockRestore();
+      expect(res.status).toBe(503);
+      expect(await json(res)).toEqual({ error: { code: "service_unavailable", message: expect.any(String) } });
+      expect(res.headers.get("retry-after")).toBe(String(JWKS_RETRY_AFTER_MS / 1000));
+      idp.endpoint.outage = null;
+      await idp.expectAccepted(sub); // nothing good was cached, so the next request asks again
+    },
+  );
+
+  it("a provider failing after a good fetch: its last good keys keep verifying, and it is not asked again at once", async () => {
+    const idp = await identityProvider();
+    const sub = newUser("jwks");
+    await idp.expectAccepted(sub);
+    expect(idp.fetched).toHaveLength(1);
+    // Eleven minutes on, jose's cache (10 minutes) is stale; the provider answers 503 meanwhile.
+    vi.setSystemTime(Date.now() + 11 * 60_000);
+    idp.endpoint.outage = "503";
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const spy = vi.spyOn(console, "error").mockImplementation(() => {});
+    for (const alg of ["RS256", "ES256"] as const) {
+      const res = await idp.request(await idp.sign(sub, { alg, exp }));
+      expect(res.status, alg).toBe(200);
+      expect(await json(res)).toEqual({ user_id: sub, balance: 0 });
+    }
+    spy.mockRestore();
+    expect(idp.fetched).toHaveLength(2); // one failed refresh, then the last good keys alone for a while
+    // The last good keys still refuse what they always refused.
+    expect((await idp.request(await idp.sign(sub, { kid: "rsa-9", exp }))).status).toBe(401);
+    expect((await idp.request(await idp.sign(sub, { alg: "ES256", key: (await generateKeyPair("ES256")).privateKey, exp }))).status).toBe(
+      401,
+    );
+    // Back up, and past the back-off: fresh keys are fetched again.
+    idp.endpoint.outage = null;
+    vi.setSystemTime(Date.now() + JWKS_RETRY_AFTER_MS + 1000);
+    const res = await idp.request(await idp.sign(sub, { exp: Math.floor(Date.now() / 1000) + 600 }));
+    expect(res.status).toBe(200);
+    expect(idp.fetched.length).toBeGreaterThan(2);
   });
 
   const now = () => Math.floor(Date.now() / 1000);

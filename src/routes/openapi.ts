@@ -56,6 +56,8 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   upgrade_required: "Not a WebSocket upgrade (`upgrade_required`)",
   rate_limited: "Too many requests (`rate_limited`, see `Retry-After`)",
   internal: "Unexpected failure (`internal`); nothing leaks",
+  service_unavailable:
+    "The identity provider's keys could not be fetched and none are cached (`service_unavailable`, see `Retry-After`); only with JWT_JWKS_URL",
 };
 
 /** What every route that reads a JSON body may also answer. */
@@ -65,7 +67,7 @@ const responsesOf = (codes: ErrorCode[]) =>
   Object.fromEntries([...new Set<ErrorCode>([...codes, "internal"])].map((code) => [STATUS[code], jsonOf(ErrorBody, ERROR_TEXT[code])]));
 
 /** Error responses for an authenticated route's OpenAPI entry, all with the one error body. */
-export const errors = (...codes: ErrorCode[]) => responsesOf(["unauthorized", ...codes]);
+export const errors = (...codes: ErrorCode[]) => responsesOf(["unauthorized", "service_unavailable", ...codes]);
 
 /** The same for the few routes without authentication. */
 export const publicErrors = (...codes: ErrorCode[]) => responsesOf(codes);
