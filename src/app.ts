@@ -34,7 +34,7 @@ function corsFor(origins: string): MiddlewareHandler {
     handler = cors({
       origin: corsOriginsOf(origins),
       allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
-      exposeHeaders: ["X-Request-Id", "Retry-After", "Content-Disposition"],
+      exposeHeaders: ["X-Request-Id", "Retry-After", "Content-Disposition", "X-Export-Next-Cursor", "Link"],
       maxAge: 600,
     });
     corsByOrigins.set(origins, handler);

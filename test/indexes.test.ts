@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { exportPage, searchPage } from "../src/db/admin-messages";
+import { exportBoundary, exportPage, searchPage } from "../src/db/admin-messages";
 import { ledgerPage } from "../src/db/credits";
 import {
   changedSince,
@@ -93,18 +93,28 @@ describe("hot queries use indexes (EXPLAIN QUERY PLAN)", () => {
     const cases: [string, { toSQL(): { sql: string; params: unknown[] } }, RegExp][] = [
       [
         "export, no filter",
-        exportPage(db, { includeDeleted: false }, after, 500),
+        exportPage(db, { includeDeleted: false }, { after }, 500),
         /SEARCH messages USING INDEX messages_created_stats_idx \(created_at<\?\)/,
       ],
       [
         "export by sender",
-        exportPage(db, { senderId: "x", includeDeleted: false }, after, 500),
-        /SEARCH messages USING INDEX messages_sender_created_idx \(sender_id=\? AND created_at<\?\)/,
+        exportPage(db, { senderId: "x", includeDeleted: false }, { after, until: { createdAt: "2025-01-01T00:00:00.000Z", pk: 5 } }, 500),
+        /SEARCH messages USING INDEX messages_sender_created_idx \(sender_id=\? AND created_at>\? AND created_at<\?\)/,
       ],
       [
         "export by receiver",
-        exportPage(db, { receiverId: "x", includeDeleted: true }, after, 500),
+        exportPage(db, { receiverId: "x", includeDeleted: true }, { after }, 500),
         /messages_receiver_created_idx \(receiver_id=\? AND created_at<\?\)/,
+      ],
+      [
+        "export part boundary, no filter",
+        exportBoundary(db, { includeDeleted: false }, after, 249_500),
+        /SEARCH messages USING (COVERING )?INDEX messages_created_stats_idx \(created_at<\?\)/,
+      ],
+      [
+        "export part boundary by sender",
+        exportBoundary(db, { senderId: "x", includeDeleted: false }, undefined, 249_500),
+        /SEARCH messages USING (COVERING )?INDEX messages_sender_created_idx \(sender_id=\?\)/,
       ],
       [
         "search by moderation state",
