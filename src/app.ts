@@ -17,7 +17,7 @@ import { creditRoutes } from "./routes/credits";
 import { devRoutes } from "./routes/dev";
 import { healthRoutes } from "./routes/health";
 import { messageRoutes } from "./routes/messages";
-import { validationError } from "./routes/openapi";
+import { createRouter, validationError } from "./routes/openapi";
 import { realtimeRoutes } from "./routes/realtime";
 import { webRoutes } from "./routes/web";
 
@@ -42,8 +42,48 @@ function corsFor(origins: string): MiddlewareHandler {
   return handler;
 }
 
-/** Public: health, the web client, the OpenAPI document and (only with DEV_AUTH) local sign-in. */
-const isPublic = (path: string) => path === "/api/openapi.json" || path.startsWith("/api/dev/");
+/**
+ * Local sign-in (only with DEV_AUTH), the one /api router without a token. It is mounted before the
+ * authenticated API, so its routes answer first; any other path under /api meets requireUser.
+ */
+function devApi() {
+  const api = createRouter();
+  api.use(limitBody);
+  return api.route("/", devRoutes);
+}
+
+/** The user API: every route authenticated (by the parent) and every body limited before parsing. */
+function userApi() {
+  const api = createRouter();
+  api.use(limitBody);
+  return api
+    .route("/messages", messageRoutes)
+    .route("/messages", conversationRoutes)
+    .route("/messages", realtimeRoutes)
+    .route("/credits", creditRoutes);
+}
+
+/**
+ * The admin API: an active admin row read from D1 on every call, and an audit row for every call.
+ * Bodies are limited by each route after its permission check (requirePermission), so an oversized
+ * body is a 403 to whoever lacks the permission and an audited 413 otherwise.
+ */
+function adminApi() {
+  const api = createRouter();
+  api.use(requireAdmin());
+  return api.route("/", adminRoutes);
+}
+
+/**
+ * Everything under /api that is not public. requireUser is this router's first middleware, so it runs
+ * before anything else for every path under it, routes or not (a stranger learns nothing but 401), and
+ * a route can only be added inside one of the guarded routers below.
+ */
+function authenticatedApi() {
+  const api = createRouter();
+  api.use(requireUser());
+  return api.route("/v2", userApi()).route("/admin", adminApi());
+}
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({
@@ -58,37 +98,31 @@ export function createApp() {
   app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
   app.use("/api/*", (c, next) => corsFor(c.env.CORS_ORIGINS ?? "*")(c, next));
   app.use(withDb);
-  const authenticate = requireUser();
-  app.use("/api/*", async (c, next) => (isPublic(c.req.path) ? next() : authenticate(c, next)));
-  app.use("/api/admin/*", requireAdmin());
-  // Admin routes limit the body themselves, after their permission check (requirePermission).
-  app.use(async (c, next) => (c.req.path.startsWith("/api/admin/") ? next() : limitBody(c, next)));
 
   app.route("/", healthRoutes);
   app.route("/", webRoutes);
-  app.route("/api/dev", devRoutes);
-  app.route("/api/v2/messages", messageRoutes);
-  app.route("/api/v2/messages", conversationRoutes);
-  app.route("/api/v2/messages", realtimeRoutes);
-  app.route("/api/v2/credits", creditRoutes);
-  app.route("/api/admin", adminRoutes);
+  // The document is generated from the registry when requested, so it lists the routers mounted below.
+  app.doc31("/api/openapi.json", openApiInfo);
+  app.route("/api/dev", devApi());
+  app.route("/api", authenticatedApi());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
-  app.doc31("/api/openapi.json", {
-    openapi: "3.1.0",
-    info: {
-      title: "Pairly Messaging API",
-      version: "2.0.0",
-      description: [
-        "Realtime 1:1 messaging with credits, receipts and moderation. Errors always have the shape",
-        '`{"error": {"code", "message", "details"?}}`. Bodies over 64 KiB answer 413 before parsing; unknown JSON',
-        "fields answer 400. A resource the caller may not see answers 404 exactly like one that does not exist;",
-        "a participant acting outside their role (the receiver deleting, the sender marking delivered) gets 403.",
-        "Timestamps are ISO-8601 UTC with milliseconds. Cursors are opaque strings.",
-      ].join("\n"),
-    },
-  });
   return app;
 }
+
+const openApiInfo = {
+  openapi: "3.1.0",
+  info: {
+    title: "Pairly Messaging API",
+    version: "2.0.0",
+    description: [
+      "Realtime 1:1 messaging with credits, receipts and moderation. Errors always have the shape",
+      '`{"error": {"code", "message", "details"?}}`. Bodies over 64 KiB answer 413 before parsing; unknown JSON',
+      "fields answer 400. A resource the caller may not see answers 404 exactly like one that does not exist;",
+      "a participant acting outside their role (the receiver deleting, the sender marking delivered) gets 403.",
+      "Timestamps are ISO-8601 UTC with milliseconds. Cursors are opaque strings.",
+    ].join("\n"),
+  },
+};
 
 export const app = createApp();

@@ -5,30 +5,21 @@ import { app } from "../src/app";
 import { JWKS_RETRY_AFTER_MS } from "../src/lib/jwt";
 import { BASE, call, json, newUser, tokenFor } from "./helpers";
 
-/** Every authenticated route of the contract (admin routes too: auth comes before permissions). */
-const ROUTES: [string, string][] = [
-  ["POST", "/api/v2/messages/send"],
-  ["GET", "/api/v2/messages/conversation/someone"],
-  ["GET", "/api/v2/messages/conversations"],
-  ["POST", "/api/v2/messages/mark-delivered/msg_x"],
-  ["POST", "/api/v2/messages/mark-read"],
-  ["GET", "/api/v2/messages/unread-count"],
-  ["DELETE", "/api/v2/messages/msg_x"],
-  ["GET", "/api/v2/messages/stats"],
-  ["GET", "/api/v2/messages/ws"],
-  ["GET", "/api/v2/credits/balance"],
-  ["GET", "/api/v2/credits/transactions"],
-  ["POST", "/api/admin/credits/grant"],
-  ["GET", "/api/admin/messages/search"],
-  ["GET", "/api/admin/messages/conversation/a/b"],
-  ["POST", "/api/admin/messages/msg_x/moderate"],
-  ["GET", "/api/admin/messages/stats/overview"],
-  ["GET", "/api/admin/messages/export"],
-  ["DELETE", "/api/admin/messages/msg_x/hard-delete"],
-  ["GET", "/api/admin/audit-logs"],
-  ["GET", "/api/admin/audit-logs/verify"],
-  ["GET", "/api/admin/admins"],
-];
+/** What answers without a token; every other route under /api must answer 401 first. */
+const PUBLIC = new Set(["GET /api/openapi.json", "POST /api/dev/token"]);
+
+/**
+ * Every route the app registers under /api (middleware aside), read from the router itself rather than
+ * a list kept by hand: a route added later, even one outside the OpenAPI document, is covered too.
+ */
+const API_ROUTES: [string, string][] = [
+  ...new Set(
+    app.routes
+      .filter((r) => r.method !== "ALL" && r.path.startsWith("/api/"))
+      .map((r) => `${r.method} ${r.path.replaceAll(/:(\w+)/g, (_, name: string) => (name.endsWith("message_id") ? "msg_x" : "someone"))}`),
+  ),
+].map((line) => line.split(" ") as [string, string]);
+const ROUTES = API_ROUTES.filter(([method, path]) => !PUBLIC.has(`${method} ${path}`));
 
 /** An `alg: none` token: the claims, no signature. */
 function unsigned(claims: object): string {
@@ -66,6 +57,28 @@ describe("401 on every route", () => {
       expect(res.status, `${method} ${path}`).toBe(401);
       expect(await json(res), `${method} ${path}`).toEqual({ error: { code: "unauthorized", message: expect.any(String) } });
       expect(res.headers.get("www-authenticate")).toContain("Bearer");
+    }
+  });
+
+  it("the router's own list covers the contract's routes, and only the declared ones are public", () => {
+    const listed = API_ROUTES.map(([m, p]) => `${m} ${p}`);
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        "POST /api/v2/messages/send",
+        "GET /api/v2/messages/ws",
+        "POST /api/admin/credits/grant",
+        "GET /api/admin/admins",
+      ]),
+    );
+    expect(ROUTES.length).toBe(API_ROUTES.length - PUBLIC.size);
+  });
+
+  it("every admin route refuses a signed-in user who is not an admin (403), with its guard in front of the body", async () => {
+    const stranger = await tokenFor(newUser("notadmin"));
+    for (const [method, path] of ROUTES.filter(([, p]) => p.startsWith("/api/admin/"))) {
+      const res = await call(method, path, { token: stranger, body: method === "GET" ? undefined : "x".repeat(70 * 1024) });
+      expect(res.status, `${method} ${path}`).toBe(403);
+      expect(await json(res), `${method} ${path}`).toMatchObject({ error: { code: "forbidden" } });
     }
   });
 
