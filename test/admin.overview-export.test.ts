@@ -53,12 +53,23 @@ describe("GET /api/admin/messages/stats/overview", () => {
     });
   });
 
-  it("defaults to the last 30 days", async () => {
+  it("defaults to the last 30 days, counting exactly the messages in them", async () => {
+    const [a, b] = [newUser("recent"), newUser("recent")];
+    await seedCredits(a, 2);
+    await send(a, b, "today");
+    const old = await send(a, b, "long ago");
+    await backdate(old.id, "2021-01-15T00:00:00.000Z");
     const body = await json(await as(analyst).get("/api/admin/messages/stats/overview"));
     const span = Date.parse(body.range.to) - Date.parse(body.range.from);
     expect(span).toBe(30 * 86_400_000);
-    expect(body.per_day.length).toBeGreaterThanOrEqual(30);
-    expect(body.totals.messages).toBeGreaterThanOrEqual(0);
+    expect(Date.now() - Date.parse(body.range.to)).toBeLessThan(60_000); // the range ends now
+    expect(body.per_day).toHaveLength(31); // both partial end days, zeros included
+    const inRange = await env.DB.prepare("SELECT COUNT(*) AS n FROM messages WHERE created_at >= ? AND created_at <= ?")
+      .bind(body.range.from, body.range.to)
+      .first<{ n: number }>();
+    expect(body.totals.messages).toBe(inRange?.n);
+    expect(body.totals.messages).toBeGreaterThanOrEqual(1); // today's message, not the backdated one
+    expect(body.per_day.reduce((sum: number, d: { messages: number }) => sum + d.messages, 0)).toBe(body.totals.messages);
   });
 
   it("rejects a reversed or over-long range", async () => {

@@ -1,10 +1,13 @@
+import { runInDurableObject } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../src/app";
+import type { ConversationRoom } from "../src/durable-objects/conversation-room";
 import { SYNC_CONVERSATIONS } from "../src/durable-objects/inbox";
+import { FRAME_BURST, FRAME_REFILL_PER_SECOND, FrameLimiter } from "../src/durable-objects/sockets";
 import { conversationIdOf } from "../src/lib/ids";
 import { as, BASE, json, newUser, pair, seedCredits, send, tokenFor } from "./helpers";
-import { connect, openSocket, TestSocket, upgrade, wsUrl } from "./sockets";
+import { connect, openSocket, roomStub, TestSocket, upgrade, wsUrl } from "./sockets";
 
 /** alice and bob, two devices each, on their conversation; opening presences consumed. */
 async function fourDevices(credits = 10) {
@@ -59,6 +62,40 @@ describe("upgrade authentication", () => {
     expect(bad.status).toBe(400);
     const inboxSince = await upgrade(alice, { since: 3 });
     expect(inboxSince.status).toBe(400);
+  });
+
+  it("no way to join another pair's conversation: naming either of them lands in your own conversation with them", async () => {
+    const { alice, bob } = await pair(5);
+    const private1 = await send(alice, bob, "between alice and bob");
+    const aliceSocket = await openSocket(alice, { partner: bob });
+    const bobSocket = await openSocket(bob, { partner: alice });
+    for (const s of [aliceSocket, bobSocket]) await s.drain();
+    const mallory = newUser("mallory");
+    // The conversation id itself is no valid partner id, so it cannot be named either.
+    expect((await upgrade(mallory, { partner: conversationIdOf(alice, bob) })).status).toBe(400);
+    for (const partner of [alice, bob]) {
+      const snoop = await connect(mallory, { partner, since: 0 });
+      // Her own conversation with that user: empty, so the replay is only its sync, and the presence is hers to see.
+      expect((await snoop.drain()).filter((e) => e.type !== "presence")).toEqual([{ type: "sync", last_seq: 0 }]);
+      const typing = aliceSocket;
+      typing.send({ type: "typing", state: "start" });
+      typing.send({ type: "read", message_ids: [private1.id] });
+      await send(alice, bob, `after ${partner}`);
+      await typing.settle();
+      expect(await snoop.drain()).toEqual([]);
+      snoop.send({ type: "read", message_ids: [private1.id] }); // not hers: changes nothing
+      await snoop.settle();
+      snoop.close();
+      await aliceSocket.drain();
+    }
+    // Neither participant ever saw mallory (no presence, no events from her sockets).
+    expect(JSON.stringify(await bobSocket.drain())).not.toContain(mallory);
+    expect((await json(await as(alice).get(`/api/v2/messages/conversation/${bob}`))).messages.at(-1)).toMatchObject({
+      id: private1.id,
+      status: "sent",
+    });
+    aliceSocket.close();
+    bobSocket.close();
   });
 });
 
@@ -208,32 +245,40 @@ describe("socket frames", () => {
     s.close();
   });
 
-  it("frames are rate-limited per socket: a start/stop flood reaches the partner only up to the bucket", async () => {
+  it(`frames are rate-limited per socket: a start/stop flood reaches the partner exactly up to the bucket (${FRAME_BURST})`, async () => {
     const { alice, bob } = await pair(0);
     const flooder = await openSocket(alice, { partner: bob });
     const watcher = await openSocket(bob, { partner: alice });
-    await flooder.drain();
-    await watcher.drain();
+    await watcher.drain(); // the flooder sends nothing before its flood: its bucket is full
+    // The room's bucket as configured, minus the refill (time passes while the flood is handled): the
+    // count the partner sees is then exactly the burst. The refill itself is checked on FrameLimiter below.
+    await runInDurableObject(roomStub(alice, bob), (room: ConversationRoom) => {
+      (room as unknown as { limiter: FrameLimiter }).limiter = new FrameLimiter(FRAME_BURST, 0);
+    });
     // Every one of these would fan out (start, stop, start, ...) if nothing limited them.
     for (let i = 0; i < 200; i++) flooder.send({ type: "typing", state: i % 2 === 0 ? "start" : "stop" });
-    expect(await flooder.nextOf("error")).toMatchObject({ code: "rate_limited" });
-    // A ping queues behind the flood on the same socket; once one is let through (the bucket
-    // refills at 5/s) and answered, every flood frame has been handled.
-    for (let answered = false; !answered; ) {
-      flooder.send('{"type": "ping"}');
-      answered = await flooder.nextOf("pong", 400).then(
-        () => true,
-        () => false,
-      );
-    }
+    // Each refused frame gets an error, in order: once all are in, every frame has been handled.
+    const refused = [];
+    for (let i = 0; i < 200 - FRAME_BURST; i++) refused.push(await flooder.nextOf("error"));
+    expect(refused.every((e) => e.code === "rate_limited")).toBe(true);
     const seen = await watcher.drain();
-    // The bucket holds 20 frames (refilling 5/s): the partner sees a few dozen at most, never 200.
-    expect(seen.length).toBeGreaterThan(0);
-    expect(seen.length).toBeLessThan(60);
-    expect(seen.every((e) => e.type === "typing" && e.user_id === alice)).toBe(true);
+    expect(seen).toEqual(
+      Array.from({ length: FRAME_BURST }, (_, i) => ({ type: "typing", user_id: alice, state: i % 2 === 0 ? "start" : "stop" })),
+    );
     expect(flooder.closed).toBeNull();
     flooder.close();
     watcher.close();
+  });
+
+  it(`the bucket refills at ${FRAME_REFILL_PER_SECOND} frames a second, up to ${FRAME_BURST}`, () => {
+    const limiter = new FrameLimiter();
+    const t = 1_000_000;
+    expect(Array.from({ length: FRAME_BURST + 1 }, () => limiter.allow("s", t))).toEqual([...Array(FRAME_BURST).fill(true), false]);
+    expect(limiter.allow("s", t + 1000 / FRAME_REFILL_PER_SECOND - 1)).toBe(false);
+    expect(limiter.allow("s", t + 1000 / FRAME_REFILL_PER_SECOND)).toBe(true);
+    expect(limiter.allow("other", t)).toBe(true); // per socket
+    const later = t + 3_600_000; // an hour idle: full again, never more than the burst
+    expect(Array.from({ length: FRAME_BURST + 1 }, () => limiter.allow("s", later)).filter(Boolean)).toHaveLength(FRAME_BURST);
   });
 
   it("the user a socket belongs to comes from its token only: forged internal headers are ignored", async () => {
@@ -407,6 +452,24 @@ describe("inbox socket", () => {
     expect(inbox.joined?.conversations[0]).toEqual({ partner_id: partners.at(-1), last_seq: SYNC_CONVERSATIONS + 1, unread_count: 0 });
     expect(inbox.joined?.conversations.map((c: { partner_id: string }) => c.partner_id)).not.toContain(partners[0]);
     inbox.close();
+  });
+
+  it("a read sent on a conversation socket refreshes the reader's inbox unread count", async () => {
+    const { alice, bob } = await pair(5);
+    const [m1, m2] = [await send(alice, bob, "one"), await send(alice, bob, "two")];
+    const bobInbox = await openSocket(bob);
+    expect(await bobInbox.drain()).toEqual([{ type: "unread", unread_count: 2 }]);
+    const bobRoom = await openSocket(bob, { partner: alice });
+    await bobRoom.drain();
+    bobRoom.send({ type: "read", message_ids: [m1.id] });
+    expect(await bobInbox.nextOf("unread")).toEqual({ type: "unread", unread_count: 1 });
+    bobRoom.send({ type: "ack", message_ids: [m2.id] }); // delivered is still unread: no count
+    await bobRoom.nextOf("message.status");
+    bobRoom.send({ type: "read", message_ids: [m2.id] });
+    expect(await bobInbox.nextOf("unread")).toEqual({ type: "unread", unread_count: 0 });
+    expect(await bobInbox.drain()).toEqual([]);
+    bobInbox.close();
+    bobRoom.close();
   });
 
   it("acks and reads from the inbox update the conversation room", async () => {
