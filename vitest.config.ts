@@ -14,6 +14,8 @@ export default defineConfig(async () => ({
           AUDIT_HMAC_KEY: "test-audit-key-0123456789abcdef-0123456789abcdef",
           JWT_JWKS_URL: "",
           DEV_AUTH: "true",
+          // test/hostile.fuzz.test.ts replays a run with this seed (a fresh one, printed, when empty).
+          FUZZ_SEED: process.env.FUZZ_SEED ?? "",
         },
       },
     }),
