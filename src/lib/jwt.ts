@@ -10,7 +10,6 @@ import {
   jwtVerify,
   SignJWT,
 } from "jose";
-import { logError } from "./log";
 
 export const USER_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -68,7 +67,9 @@ class ProviderKeys {
     } catch (err) {
       if (isTokenProblem(err)) throw err;
       this.failedAt = Date.now();
-      logError("jwks.fetch_failed", err, { servingLastGood: Boolean(fallback) });
+      // Written like lib/log.ts does (not imported: the Node CLIs load this file, and only it, unbundled).
+      const reason = err instanceof Error ? err.message : String(err);
+      console.error(JSON.stringify({ level: "error", event: "jwks.fetch_failed", error: reason, servingLastGood: Boolean(fallback) }));
       if (fallback) return fallback(header, token);
       throw new KeysUnavailableError("The identity provider's keys are unavailable", { cause: err });
     }
