@@ -2,7 +2,7 @@ import { env, exports } from "cloudflare:workers";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../src/app";
-import { JWKS_RETRY_AFTER_MS } from "../src/lib/jwt";
+import { JWKS_NO_KEYS_RETRY_MS, JWKS_RETRY_AFTER_MS } from "../src/lib/jwt";
 import { BASE, call, json, newUser, tokenFor } from "./helpers";
 
 /** What answers without a token; every other route under /api must answer 401 first. */
@@ -181,7 +181,12 @@ describe("production path: JWT_JWKS_URL (RS256 / ES256)", () => {
       expect(res.status).toBe(503);
       expect(await json(res)).toEqual({ error: { code: "service_unavailable", message: expect.any(String) } });
       expect(res.headers.get("retry-after")).toBe(String(JWKS_RETRY_AFTER_MS / 1000));
+      // Meanwhile the provider is not asked on every request: a few seconds of 503 without a fetch.
+      const tries = idp.fetched.length;
       idp.endpoint.outage = null;
+      expect((await idp.request(await idp.sign(sub))).status).toBe(503);
+      expect(idp.fetched).toHaveLength(tries);
+      vi.setSystemTime(Date.now() + JWKS_NO_KEYS_RETRY_MS + 1000);
       await idp.expectAccepted(sub); // nothing good was cached, so the next request asks again
     },
   );

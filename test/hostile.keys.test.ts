@@ -61,7 +61,7 @@ describe("prototype keys on every route", () => {
     const audited = await auditRowsBy(admin);
     let adminCalls = 0;
     for (const op of ops.filter(isWrite)) {
-      for (const value of ['""', "true", "{}", "[]", "null"]) {
+      for (const value of ['""', "true", "{}"]) {
         const res = await request(op, fillPath(op.template, realistic), `{"${key}": ${value}}`);
         const where = `${op.method} ${op.template} {"${key}": ${value}}`;
         if (op.admin) adminCalls++;

@@ -30,6 +30,8 @@ export class KeysUnavailableError extends Error {}
 
 /** After a failed JWKS fetch, the last good keys serve alone this long before the provider is asked again. */
 export const JWKS_RETRY_AFTER_MS = 30_000;
+/** After a failed first fetch (no keys yet), requests answer 503 this long before one asks again. */
+export const JWKS_NO_KEYS_RETRY_MS = 5_000;
 
 /** Errors that say something about the token (unknown kid, unsupported alg), not about the provider. */
 const isTokenProblem = (err: unknown) =>
@@ -61,7 +63,10 @@ class ProviderKeys {
 
   readonly getKey: JWTVerifyGetKey = async (header, token) => {
     const fallback = this.fallback();
-    if (fallback && Date.now() - this.failedAt < JWKS_RETRY_AFTER_MS) return fallback(header, token);
+    const sinceFailure = Date.now() - this.failedAt;
+    if (fallback && sinceFailure < JWKS_RETRY_AFTER_MS) return fallback(header, token);
+    // With nothing to fall back on, requests still ask, but not all at once: one try per few seconds.
+    if (!fallback && sinceFailure < JWKS_NO_KEYS_RETRY_MS) throw new KeysUnavailableError("The identity provider's keys are unavailable");
     try {
       return await this.remote(header, token);
     } catch (err) {
