@@ -69,6 +69,8 @@ export class ConversationRoom extends DurableObject<Env> {
       -- hw: the highest message seq this room had published when the event was logged.
       CREATE TABLE IF NOT EXISTS events (eseq INTEGER PRIMARY KEY AUTOINCREMENT, hw INTEGER NOT NULL, type TEXT NOT NULL, message_id TEXT NOT NULL, seq INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS events_hw ON events (hw);
+      -- "Was this message deleted?" before announcing one (a late notification must not bring it back).
+      CREATE INDEX IF NOT EXISTS events_message ON events (message_id, type);
       -- The furthest receipt fanned out per message (pruned with the log), so a late snapshot never moves one back.
       CREATE TABLE IF NOT EXISTS receipts (message_id TEXT PRIMARY KEY, rank INTEGER NOT NULL, eseq INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS receipts_eseq ON receipts (eseq);
