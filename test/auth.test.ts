@@ -74,8 +74,9 @@ describe("401 on every route", () => {
   });
 
   it("every admin route refuses a signed-in user who is not an admin (403), with its guard in front of the body", async () => {
-    const stranger = await tokenFor(newUser("notadmin"));
     for (const [method, path] of ROUTES.filter(([, p]) => p.startsWith("/api/admin/"))) {
+      // One stranger per route: refused admin calls may be rate-limited per caller.
+      const stranger = await tokenFor(newUser("notadmin"));
       const res = await call(method, path, { token: stranger, body: method === "GET" ? undefined : "x".repeat(70 * 1024) });
       expect(res.status, `${method} ${path}`).toBe(403);
       expect(await json(res), `${method} ${path}`).toMatchObject({ error: { code: "forbidden" } });
