@@ -17,6 +17,8 @@ export default defineConfig(async () => ({
           AUDIT_SEAL_DELAY_MS: "600000",
           JWT_JWKS_URL: "",
           DEV_AUTH: "true",
+          // test/hostile.fuzz.test.ts replays a run with this seed (a fresh one, printed, when empty).
+          FUZZ_SEED: process.env.FUZZ_SEED ?? "",
         },
       },
     }),

@@ -18,7 +18,7 @@ import { devRoutes } from "./routes/dev";
 import { docsRoutes } from "./routes/docs";
 import { healthRoutes } from "./routes/health";
 import { messageRoutes } from "./routes/messages";
-import { validationError } from "./routes/openapi";
+import { createRouter, validationError } from "./routes/openapi";
 import { openApiDocument } from "./routes/openapi-document";
 import { realtimeRoutes } from "./routes/realtime";
 import { webRoutes } from "./routes/web";
@@ -36,7 +36,7 @@ function corsFor(origins: string): MiddlewareHandler {
     handler = cors({
       origin: corsOriginsOf(origins),
       allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
-      exposeHeaders: ["X-Request-Id", "Retry-After", "Content-Disposition"],
+      exposeHeaders: ["X-Request-Id", "Retry-After", "Content-Disposition", "X-Export-Next-Cursor", "Link"],
       maxAge: 600,
     });
     corsByOrigins.set(origins, handler);
@@ -44,8 +44,48 @@ function corsFor(origins: string): MiddlewareHandler {
   return handler;
 }
 
-/** Public: health, the web client, the OpenAPI document and its reference page, and (only with DEV_AUTH) local sign-in. */
-const isPublic = (path: string) => path === "/api/openapi.json" || path === "/api/docs" || path.startsWith("/api/dev/");
+/**
+ * Local sign-in (only with DEV_AUTH), the one /api router without a token. It is mounted before the
+ * authenticated API, so its routes answer first; any other path under /api meets requireUser.
+ */
+function devApi() {
+  const api = createRouter();
+  api.use(limitBody);
+  return api.route("/", devRoutes);
+}
+
+/** The user API: every route authenticated (by the parent) and every body limited before parsing. */
+function userApi() {
+  const api = createRouter();
+  api.use(limitBody);
+  return api
+    .route("/messages", messageRoutes)
+    .route("/messages", conversationRoutes)
+    .route("/messages", realtimeRoutes)
+    .route("/credits", creditRoutes);
+}
+
+/**
+ * The admin API: an active admin row read from D1 on every call, and an audit row for every call.
+ * Bodies are limited by each route after its permission check (requirePermission), so an oversized
+ * body is a 403 to whoever lacks the permission and an audited 413 otherwise.
+ */
+function adminApi() {
+  const api = createRouter();
+  api.use(requireAdmin());
+  return api.route("/", adminRoutes);
+}
+
+/**
+ * Everything under /api that is not public. requireUser is this router's first middleware, so it runs
+ * before anything else for every path under it, routes or not (a stranger learns nothing but 401), and
+ * a route can only be added inside one of the guarded routers below.
+ */
+function authenticatedApi() {
+  const api = createRouter();
+  api.use(requireUser());
+  return api.route("/v2", userApi()).route("/admin", adminApi());
+}
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({
@@ -64,24 +104,16 @@ export function createApp() {
   app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
   app.use("/api/*", (c, next) => corsFor(c.env.CORS_ORIGINS ?? "*")(c, next));
   app.use(withDb);
-  const authenticate = requireUser();
-  app.use("/api/*", async (c, next) => (isPublic(c.req.path) ? next() : authenticate(c, next)));
-  app.use("/api/admin/*", requireAdmin());
-  // Admin routes limit the body themselves, after their permission check (requirePermission).
-  app.use(async (c, next) => (c.req.path.startsWith("/api/admin/") ? next() : limitBody(c, next)));
 
   app.route("/", healthRoutes);
   app.route("/", webRoutes);
-  app.route("/api/dev", devRoutes);
+  // The document is generated from the registry when requested, so it lists the routers mounted below.
+  app.get("/api/openapi.json", (c) => c.json(openApiDocument(app)));
   app.route("/api/docs", docsRoutes);
-  app.route("/api/v2/messages", messageRoutes);
-  app.route("/api/v2/messages", conversationRoutes);
-  app.route("/api/v2/messages", realtimeRoutes);
-  app.route("/api/v2/credits", creditRoutes);
-  app.route("/api/admin", adminRoutes);
+  app.route("/api/dev", devApi());
+  app.route("/api", authenticatedApi());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
-  app.get("/api/openapi.json", (c) => c.json(openApiDocument(app)));
   return app;
 }
 

@@ -22,3 +22,10 @@ export function corsOriginsOf(setting: string): string | string[] {
         .map((o) => o.trim())
         .filter(Boolean);
 }
+
+/** `EXPORT_MAX_QUERIES`: D1 queries one export response may run (its boundary query and its pages). */
+export function exportMaxQueriesOf(env: Env): number {
+  const max = Number(env.EXPORT_MAX_QUERIES ?? "500");
+  if (!Number.isInteger(max) || max < 2) throw new Error(`EXPORT_MAX_QUERIES must be a whole number >= 2, got "${env.EXPORT_MAX_QUERIES}"`);
+  return max;
+}

@@ -17,6 +17,7 @@ export const STATUS = {
   upgrade_required: 426,
   rate_limited: 429,
   internal: 500,
+  service_unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 export type ErrorCode = keyof typeof STATUS;

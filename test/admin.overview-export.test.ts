@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { app } from "../src/app";
 import { csvField } from "../src/services/search";
-import { as, createAdmin, json, newUser, seedCredits, send } from "./helpers";
+import { as, BASE, createAdmin, json, newUser, seedCredits, send, tokenFor } from "./helpers";
 
 let analyst: string;
 beforeAll(async () => {
@@ -52,12 +53,23 @@ describe("GET /api/admin/messages/stats/overview", () => {
     });
   });
 
-  it("defaults to the last 30 days", async () => {
+  it("defaults to the last 30 days, counting exactly the messages in them", async () => {
+    const [a, b] = [newUser("recent"), newUser("recent")];
+    await seedCredits(a, 2);
+    await send(a, b, "today");
+    const old = await send(a, b, "long ago");
+    await backdate(old.id, "2021-01-15T00:00:00.000Z");
     const body = await json(await as(analyst).get("/api/admin/messages/stats/overview"));
     const span = Date.parse(body.range.to) - Date.parse(body.range.from);
     expect(span).toBe(30 * 86_400_000);
-    expect(body.per_day.length).toBeGreaterThanOrEqual(30);
-    expect(body.totals.messages).toBeGreaterThanOrEqual(0);
+    expect(Date.now() - Date.parse(body.range.to)).toBeLessThan(60_000); // the range ends now
+    expect(body.per_day).toHaveLength(31); // both partial end days, zeros included
+    const inRange = await env.DB.prepare("SELECT COUNT(*) AS n FROM messages WHERE created_at >= ? AND created_at <= ?")
+      .bind(body.range.from, body.range.to)
+      .first<{ n: number }>();
+    expect(body.totals.messages).toBe(inRange?.n);
+    expect(body.totals.messages).toBeGreaterThanOrEqual(1); // today's message, not the backdated one
+    expect(body.per_day.reduce((sum: number, d: { messages: number }) => sum + d.messages, 0)).toBe(body.totals.messages);
   });
 
   it("rejects a reversed or over-long range", async () => {
@@ -180,5 +192,105 @@ describe("GET /api/admin/messages/export", () => {
     expect(csvField(42)).toBe("42");
     expect(csvField(false)).toBe("false");
     expect(csvField([{ url: "https://x" }])).toBe('"[{""url"":""https://x""}]"');
+  });
+});
+
+describe("long exports come in parts (EXPORT_MAX_QUERIES)", () => {
+  const ROWS = 2_345;
+  let sender: string;
+  let expected: string[];
+  beforeAll(async () => {
+    sender = newUser("bulk");
+    // Three rows share each created_at, so parts must break ties by pk to give every row exactly once.
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1)
+       INSERT INTO messages (id, conversation_id, seq, sender_id, receiver_id, content, message_type, status, moderation_status,
+                             attachments, metadata, credits_cost, is_deleted, created_at, updated_at)
+       SELECT ?2 || '_m' || i, ?2 || ':' || ?2 || 'r', i, ?2, ?2 || 'r', 'bulk ' || i, 'text', 'sent', 'pending', '[]', '{}', 1, 0,
+              strftime('%Y-%m-%dT%H:%M:%fZ', '2022-06-01', '+' || (i / 3) || ' seconds'), '2022-06-01T00:00:00.000Z'
+       FROM n`,
+    )
+      .bind(ROWS, sender)
+      .run();
+    const { results } = await env.DB.prepare("SELECT id FROM messages WHERE sender_id = ? ORDER BY created_at DESC, pk DESC")
+      .bind(sender)
+      .all<{ id: string }>();
+    expected = results.map((r) => r.id);
+    expect(expected).toHaveLength(ROWS);
+  });
+
+  /** The Worker with a lower query budget, counting the queries each response runs on `messages`. */
+  async function exportPart(path: string, maxQueries: number) {
+    const queries: string[] = [];
+    const db = new Proxy(env.DB, {
+      get(target, prop) {
+        if (prop === "prepare") {
+          return (query: string) => {
+            if (/from "messages"/i.test(query)) queries.push(query);
+            return target.prepare(query);
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const res = await app.request(
+      `${BASE}${path}`,
+      { headers: { authorization: `Bearer ${await tokenFor(analyst)}` } },
+      { ...env, DB: db, EXPORT_MAX_QUERIES: String(maxQueries) },
+    );
+    expect(res.status).toBe(200);
+    const next = res.headers.get("x-export-next-cursor");
+    const link = res.headers.get("link");
+    const text = await res.text();
+    return { next, link, text, queries: queries.length };
+  }
+
+  it.each(["ndjson", "csv"] as const)(
+    "%s: parts of at most the budget, cursors known before streaming, every row exactly once",
+    async (format) => {
+      const budget = 3; // one boundary query + two pages of 500: at most 1 000 rows a part
+      const first = `/api/admin/messages/export?format=${format}&sender_id=${sender}`;
+      const seen: string[] = [];
+      const sizes: number[] = [];
+      let path: string | null = first;
+      while (path) {
+        const part = await exportPart(path, budget);
+        expect(part.queries).toBeLessThanOrEqual(budget);
+        const lines = part.text.split(format === "csv" ? "\r\n" : "\n").filter(Boolean);
+        const rows = format === "csv" ? lines.slice(1) : lines;
+        if (format === "csv") expect(lines[0]).toMatch(/^id,conversation_id,/); // every part is a file of its own
+        const ids = rows.map((l) => (format === "csv" ? l.split(",")[0] : JSON.parse(l).id));
+        seen.push(...ids);
+        sizes.push(ids.length);
+        if (part.next) {
+          expect(part.link).toBe(`<${first}&cursor=${part.next}>; rel="next"`);
+          path = `${first}&cursor=${part.next}`;
+        } else {
+          expect(part.link).toBeNull();
+          path = null;
+        }
+      }
+      expect(sizes).toEqual([1000, 1000, 345]);
+      expect(seen).toEqual(expected); // all of them, once each, newest first across the parts
+    },
+  );
+
+  it("an export that fits its budget is one part with no next cursor; a part ending exactly at the last row has none either", async () => {
+    const whole = await exportPart(`/api/admin/messages/export?format=ndjson&sender_id=${sender}`, 6);
+    expect(whole.next).toBeNull();
+    expect(whole.text.split("\n").filter(Boolean)).toHaveLength(ROWS);
+    // The first 500 rows (i = 1 … 500 are at most 166 s in) fill a budget of one page exactly: the part
+    // ends on its last row without another query to learn that nothing follows, and names no next part.
+    const exact = await exportPart(`/api/admin/messages/export?format=ndjson&sender_id=${sender}&to=2022-06-01T00:02:46.999Z`, 2);
+    expect(exact.next).toBeNull();
+    expect(exact.text.split("\n").filter(Boolean)).toHaveLength(500);
+    expect(exact.queries).toBe(2);
+  });
+
+  it("a cursor the API did not issue is a 400 before any streaming", async () => {
+    const res = await as(analyst).get(`/api/admin/messages/export?sender_id=${sender}&cursor=not-a-cursor`);
+    expect(res.status).toBe(400);
+    expect(await json(res)).toMatchObject({ error: { code: "validation_failed", details: { cursor: expect.any(Array) } } });
   });
 });

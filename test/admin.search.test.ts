@@ -50,11 +50,25 @@ describe("GET /api/admin/messages/search", () => {
     expect((await search(`q=${w}nothing`)).total).toBe(0);
   });
 
-  it("treats FTS syntax in q as plain words (no 500 for odd input)", async () => {
-    await world();
-    for (const q of ['"unbalanced AND (', "a-b", "x:y", "AND", "NEAR(", "*"]) {
-      const res = await as(mod).get(`/api/admin/messages/search?q=${encodeURIComponent(q)}`);
+  it("treats FTS syntax in q as plain words: the message with those words is found (and no 500 for odd input)", async () => {
+    const sender = newUser("fts");
+    await seedCredits(sender, 10);
+    const cases = ['"unbalanced AND (', "a-b", "x:y", "AND", "NEAR(", "OR NOT"];
+    const sent = new Map<string, string>();
+    for (const q of cases) sent.set(q, (await send(sender, newUser("r"), `note ${q} end`)).id);
+    const other = await send(sender, newUser("r"), "note without any of it");
+    for (const q of cases) {
+      const res = await as(mod).get(`/api/admin/messages/search?sender_id=${sender}&q=${encodeURIComponent(q)}`);
       expect(res.status, q).toBe(200);
+      const found = ids(await json(res));
+      expect(found, q).toContain(sent.get(q));
+      expect(found, q).not.toContain(other.id);
+    }
+    // A lone `*` or quote has no word in it: nothing to match, and still no error.
+    for (const q of ["*", '"']) {
+      const res = await as(mod).get(`/api/admin/messages/search?sender_id=${sender}&q=${encodeURIComponent(q)}`);
+      expect(res.status, q).toBe(200);
+      expect((await json(res)).total, q).toBe(0);
     }
     const blank = await as(mod).get("/api/admin/messages/search?q=%20%20");
     expect(blank.status).toBe(400);

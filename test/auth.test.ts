@@ -2,32 +2,24 @@ import { env, exports } from "cloudflare:workers";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { app } from "../src/app";
+import { JWKS_NO_KEYS_RETRY_MS, JWKS_RETRY_AFTER_MS } from "../src/lib/jwt";
 import { BASE, call, json, newUser, tokenFor } from "./helpers";
 
-/** Every authenticated route of the contract (admin routes too: auth comes before permissions). */
-const ROUTES: [string, string][] = [
-  ["POST", "/api/v2/messages/send"],
-  ["GET", "/api/v2/messages/conversation/someone"],
-  ["GET", "/api/v2/messages/conversations"],
-  ["POST", "/api/v2/messages/mark-delivered/msg_x"],
-  ["POST", "/api/v2/messages/mark-read"],
-  ["GET", "/api/v2/messages/unread-count"],
-  ["DELETE", "/api/v2/messages/msg_x"],
-  ["GET", "/api/v2/messages/stats"],
-  ["GET", "/api/v2/messages/ws"],
-  ["GET", "/api/v2/credits/balance"],
-  ["GET", "/api/v2/credits/transactions"],
-  ["POST", "/api/admin/credits/grant"],
-  ["GET", "/api/admin/messages/search"],
-  ["GET", "/api/admin/messages/conversation/a/b"],
-  ["POST", "/api/admin/messages/msg_x/moderate"],
-  ["GET", "/api/admin/messages/stats/overview"],
-  ["GET", "/api/admin/messages/export"],
-  ["DELETE", "/api/admin/messages/msg_x/hard-delete"],
-  ["GET", "/api/admin/audit-logs"],
-  ["GET", "/api/admin/audit-logs/verify"],
-  ["GET", "/api/admin/admins"],
-];
+/** What answers without a token; every other route under /api must answer 401 first. */
+const PUBLIC = new Set(["GET /api/openapi.json", "GET /api/docs", "POST /api/dev/token"]);
+
+/**
+ * Every route the app registers under /api (middleware aside), read from the router itself rather than
+ * a list kept by hand: a route added later, even one outside the OpenAPI document, is covered too.
+ */
+const API_ROUTES: [string, string][] = [
+  ...new Set(
+    app.routes
+      .filter((r) => r.method !== "ALL" && r.path.startsWith("/api/"))
+      .map((r) => `${r.method} ${r.path.replaceAll(/:(\w+)/g, (_, name: string) => (name.endsWith("message_id") ? "msg_x" : "someone"))}`),
+  ),
+].map((line) => line.split(" ") as [string, string]);
+const ROUTES = API_ROUTES.filter(([method, path]) => !PUBLIC.has(`${method} ${path}`));
 
 /** An `alg: none` token: the claims, no signature. */
 function unsigned(claims: object): string {
@@ -68,6 +60,29 @@ describe("401 on every route", () => {
     }
   });
 
+  it("the router's own list covers the contract's routes, and only the declared ones are public", () => {
+    const listed = API_ROUTES.map(([m, p]) => `${m} ${p}`);
+    expect(listed).toEqual(
+      expect.arrayContaining([
+        "POST /api/v2/messages/send",
+        "GET /api/v2/messages/ws",
+        "POST /api/admin/credits/grant",
+        "GET /api/admin/admins",
+      ]),
+    );
+    expect(ROUTES.length).toBe(API_ROUTES.length - PUBLIC.size);
+  });
+
+  it("every admin route refuses a signed-in user who is not an admin (403), with its guard in front of the body", async () => {
+    for (const [method, path] of ROUTES.filter(([, p]) => p.startsWith("/api/admin/"))) {
+      // One stranger per route: refused admin calls may be rate-limited per caller.
+      const stranger = await tokenFor(newUser("notadmin"));
+      const res = await call(method, path, { token: stranger, body: method === "GET" ? undefined : "x".repeat(70 * 1024) });
+      expect(res.status, `${method} ${path}`).toBe(403);
+      expect(await json(res), `${method} ${path}`).toMatchObject({ error: { code: "forbidden" } });
+    }
+  });
+
   it("a scheme other than Bearer is refused", async () => {
     const res = await exports.default.fetch(`${BASE}/api/v2/credits/balance`, { headers: { authorization: `Basic ${btoa("a:b")}` } });
     expect(res.status).toBe(401);
@@ -81,7 +96,10 @@ describe("401 on every route", () => {
 });
 
 describe("production path: JWT_JWKS_URL (RS256 / ES256)", () => {
-  afterEach(() => vi.unstubAllGlobals());
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.useRealTimers();
+  });
 
   type Claims = { alg?: "RS256" | "ES256"; key?: CryptoKey; kid?: string; iss?: string; aud?: string; exp?: number | null };
   let providers = 0;
@@ -101,11 +119,22 @@ describe("production path: JWT_JWKS_URL (RS256 / ES256)", () => {
     // The identity provider is outside our system: its JWKS endpoint is the one thing stubbed.
     const realFetch = globalThis.fetch;
     const fetched: string[] = [];
+    /** How the endpoint answers: its keys, or one way of being down. */
+    const endpoint = { outage: null as null | "503" | "html" | "unreachable" };
     vi.stubGlobal("fetch", async (input: RequestInfo | URL, init?: RequestInit) => {
       const target = input instanceof Request ? input.url : String(input);
       if (target === url) {
         fetched.push(target);
-        return Response.json({ keys });
+        switch (endpoint.outage) {
+          case "503":
+            return new Response("upstream overloaded", { status: 503 });
+          case "html":
+            return new Response("<html>maintenance</html>", { status: 200, headers: { "content-type": "text/html" } });
+          case "unreachable":
+            throw new TypeError("Network connection lost.");
+          default:
+            return Response.json({ keys });
+        }
       }
       return realFetch(input, init);
     });
@@ -130,7 +159,7 @@ describe("production path: JWT_JWKS_URL (RS256 / ES256)", () => {
         expect(await json(res), alg).toEqual({ user_id: sub, balance: 0 });
       }
     };
-    return { url, fetched, sign, request, expectAccepted };
+    return { url, fetched, endpoint, sign, request, expectAccepted };
   }
   type Idp = Awaited<ReturnType<typeof identityProvider>>;
 
@@ -139,6 +168,58 @@ describe("production path: JWT_JWKS_URL (RS256 / ES256)", () => {
     const sub = newUser("jwks");
     await idp.expectAccepted(sub);
     expect(idp.fetched).toEqual([idp.url]); // one fetch serves both tokens: the key set is reused, not refetched per request
+  });
+
+  it.each(["503", "html", "unreachable"] as const)(
+    "a JWKS endpoint that is down (%s) before any good fetch → 503 service_unavailable, not 401; 200 once it is back",
+    async (outage) => {
+      const idp = await identityProvider();
+      idp.endpoint.outage = outage;
+      const sub = newUser("jwks");
+      const spy = vi.spyOn(console, "error").mockImplementation(() => {});
+      const res = await idp.request(await idp.sign(sub));
+      spy.mockRestore();
+      expect(res.status).toBe(503);
+      expect(await json(res)).toEqual({ error: { code: "service_unavailable", message: expect.any(String) } });
+      expect(res.headers.get("retry-after")).toBe(String(JWKS_RETRY_AFTER_MS / 1000));
+      // Meanwhile the provider is not asked on every request: a few seconds of 503 without a fetch.
+      const tries = idp.fetched.length;
+      idp.endpoint.outage = null;
+      expect((await idp.request(await idp.sign(sub))).status).toBe(503);
+      expect(idp.fetched).toHaveLength(tries);
+      vi.setSystemTime(Date.now() + JWKS_NO_KEYS_RETRY_MS + 1000);
+      await idp.expectAccepted(sub); // nothing good was cached, so the next request asks again
+    },
+  );
+
+  it("a provider failing after a good fetch: its last good keys keep verifying, and it is not asked again at once", async () => {
+    const idp = await identityProvider();
+    const sub = newUser("jwks");
+    await idp.expectAccepted(sub);
+    expect(idp.fetched).toHaveLength(1);
+    // Eleven minutes on, jose's cache (10 minutes) is stale; the provider answers 503 meanwhile.
+    vi.setSystemTime(Date.now() + 11 * 60_000);
+    idp.endpoint.outage = "503";
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const spy = vi.spyOn(console, "error").mockImplementation(() => {});
+    for (const alg of ["RS256", "ES256"] as const) {
+      const res = await idp.request(await idp.sign(sub, { alg, exp }));
+      expect(res.status, alg).toBe(200);
+      expect(await json(res)).toEqual({ user_id: sub, balance: 0 });
+    }
+    spy.mockRestore();
+    expect(idp.fetched).toHaveLength(2); // one failed refresh, then the last good keys alone for a while
+    // The last good keys still refuse what they always refused.
+    expect((await idp.request(await idp.sign(sub, { kid: "rsa-9", exp }))).status).toBe(401);
+    expect((await idp.request(await idp.sign(sub, { alg: "ES256", key: (await generateKeyPair("ES256")).privateKey, exp }))).status).toBe(
+      401,
+    );
+    // Back up, and past the back-off: fresh keys are fetched again.
+    idp.endpoint.outage = null;
+    vi.setSystemTime(Date.now() + JWKS_RETRY_AFTER_MS + 1000);
+    const res = await idp.request(await idp.sign(sub, { exp: Math.floor(Date.now() / 1000) + 600 }));
+    expect(res.status).toBe(200);
+    expect(idp.fetched.length).toBeGreaterThan(2);
   });
 
   const now = () => Math.floor(Date.now() / 1000);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { exportPage, searchPage } from "../src/db/admin-messages";
+import { exportBoundary, exportPage, searchPage } from "../src/db/admin-messages";
 import { ledgerPage } from "../src/db/credits";
 import {
   changedSince,
@@ -7,6 +7,7 @@ import {
   conversationQuery,
   createdAtUpToQuery,
   historyPage,
+  inboxSyncQuery,
   markManyDelivered,
   markRead,
   unreadQuery,
@@ -34,6 +35,14 @@ describe("hot queries use indexes (EXPLAIN QUERY PLAN)", () => {
     expect(text).toMatch(/messages USING (COVERING )?INDEX messages_conversation_seq_unique \(conversation_id=\?\)/);
     expect(text).toMatch(/SEARCH last_message USING INTEGER PRIMARY KEY/);
     expect(plan.some((d) => FULL_SCAN.test(d))).toBe(false);
+    expect(text).not.toContain("TEMP B-TREE");
+  });
+
+  it("inbox sync: the member index in order, a primary-key lookup per conversation, the unread index", async () => {
+    const text = (await planOf(inboxSyncQuery(db, "me", 51))).join("\n");
+    expect(text).toMatch(/SEARCH conversation_members USING (COVERING )?INDEX conversation_members_activity_idx \(user_id=\?\)/);
+    expect(text).toMatch(/SEARCH conversations USING INDEX sqlite_autoindex_conversations_1 \(id=\?\)/);
+    expect(text).toMatch(/messages USING (COVERING )?INDEX messages_unread_idx \(receiver_id=\? AND sender_id=\?\)/);
     expect(text).not.toContain("TEMP B-TREE");
   });
 
@@ -84,18 +93,28 @@ describe("hot queries use indexes (EXPLAIN QUERY PLAN)", () => {
     const cases: [string, { toSQL(): { sql: string; params: unknown[] } }, RegExp][] = [
       [
         "export, no filter",
-        exportPage(db, { includeDeleted: false }, after, 500),
+        exportPage(db, { includeDeleted: false }, { after }, 500),
         /SEARCH messages USING INDEX messages_created_stats_idx \(created_at<\?\)/,
       ],
       [
         "export by sender",
-        exportPage(db, { senderId: "x", includeDeleted: false }, after, 500),
-        /SEARCH messages USING INDEX messages_sender_created_idx \(sender_id=\? AND created_at<\?\)/,
+        exportPage(db, { senderId: "x", includeDeleted: false }, { after, until: { createdAt: "2025-01-01T00:00:00.000Z", pk: 5 } }, 500),
+        /SEARCH messages USING INDEX messages_sender_created_idx \(sender_id=\? AND created_at>\? AND created_at<\?\)/,
       ],
       [
         "export by receiver",
-        exportPage(db, { receiverId: "x", includeDeleted: true }, after, 500),
+        exportPage(db, { receiverId: "x", includeDeleted: true }, { after }, 500),
         /messages_receiver_created_idx \(receiver_id=\? AND created_at<\?\)/,
+      ],
+      [
+        "export part boundary, no filter",
+        exportBoundary(db, { includeDeleted: false }, after, 249_500),
+        /SEARCH messages USING (COVERING )?INDEX messages_created_stats_idx \(created_at<\?\)/,
+      ],
+      [
+        "export part boundary by sender",
+        exportBoundary(db, { senderId: "x", includeDeleted: false }, undefined, 249_500),
+        /SEARCH messages USING (COVERING )?INDEX messages_sender_created_idx \(sender_id=\?\)/,
       ],
       [
         "search by moderation state",

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../src/app";
 import { as, BASE, balanceOf, conversationOf, count, json, newUser, pair, seedCredits, send, tokenFor } from "./helpers";
+import { openSocket } from "./sockets";
 
 const SEND = "/api/v2/messages/send";
 
@@ -220,12 +221,86 @@ describe("POST /send", () => {
     expect(await count("SELECT 1 FROM credit_transactions WHERE user_id = ? AND kind = 'message'", alice)).toBe(1);
   });
 
+  describe("a reused client_message_id that is not a retry", () => {
+    it.each([
+      ["other content", (bob: string) => ({ receiver_id: bob, content: "a different message" }), ["content"]],
+      ["another receiver", () => ({ receiver_id: newUser("carol"), content: "once" }), ["receiver_id"]],
+      ["another receiver and content", () => ({ receiver_id: newUser("carol"), content: "new" }), ["receiver_id", "content"]],
+    ])("with %s → 409 conflict; nothing written, charged or announced", async (_name, bodyOf, fields) => {
+      const { alice, bob } = await pair(5);
+      const original = await send(alice, bob, "once", { client_message_id: "reuse-1" });
+      const bobSocket = await openSocket(bob, { partner: alice });
+      await bobSocket.drain();
+      const before = await stateOf(alice, bob);
+      const res = await as(alice).post(SEND, { ...bodyOf(bob), client_message_id: "reuse-1" });
+      expect(res.status).toBe(409);
+      expect(await json(res)).toEqual({
+        error: {
+          code: "conflict",
+          message: expect.any(String),
+          details: { client_message_id: [expect.any(String)], conflicting_fields: fields, message_id: original.id },
+        },
+      });
+      expect(await stateOf(alice, bob)).toEqual(before);
+      expect(await count("SELECT 1 FROM messages WHERE sender_id = ?", alice)).toBe(1);
+      expect(await bobSocket.drain()).toEqual([]);
+      bobSocket.close();
+    });
+
+    it("content is compared after trimming, and other fields are not compared: that retry is 200", async () => {
+      const { alice, bob } = await pair(5);
+      const original = await send(alice, bob, "same words", { client_message_id: "trim-1", metadata: { attempt: 1 } });
+      const retry = await as(alice).post(SEND, {
+        receiver_id: bob,
+        content: "  same words\n",
+        client_message_id: "trim-1",
+        metadata: { attempt: 2 },
+      });
+      expect(retry.status).toBe(200);
+      expect(await json(retry)).toEqual(original);
+      expect(await balanceOf(alice)).toBe(4);
+    });
+
+    it("racing sends of one client_message_id with different content: one 201, the other 409, one charge", async () => {
+      const { alice, bob } = await pair(10);
+      const results = await Promise.all(
+        ["first", "second", "first", "second"].map((content) =>
+          as(alice).post(SEND, { receiver_id: bob, content, client_message_id: "race-2" }),
+        ),
+      );
+      const bodies = await Promise.all(results.map((r) => json(r)));
+      const winner = bodies[results.findIndex((r) => r.status === 201)];
+      expect(results.map((r) => r.status).filter((s) => s === 201)).toHaveLength(1);
+      // Those with the winner's content are its retries (200), the others conflict (409).
+      results.forEach((r, i) => {
+        const content = ["first", "second", "first", "second"][i];
+        if (r.status === 201) return;
+        expect(r.status, content).toBe(content === winner.content ? 200 : 409);
+      });
+      expect(await balanceOf(alice)).toBe(9);
+      expect(await count("SELECT 1 FROM messages WHERE sender_id = ?", alice)).toBe(1);
+      expect(await count("SELECT 1 FROM credit_transactions WHERE user_id = ? AND kind = 'message'", alice)).toBe(1);
+    });
+  });
+
   it("the same client_message_id from two different senders are two messages", async () => {
     const { alice, bob } = await pair(2);
     await seedCredits(bob, 2);
     const a = await as(alice).post(SEND, { receiver_id: bob, content: "x", client_message_id: "shared" });
     const b = await as(bob).post(SEND, { receiver_id: alice, content: "y", client_message_id: "shared" });
     expect([a.status, b.status]).toEqual([201, 201]);
+    const [ma, mb] = [await json(a), await json(b)];
+    expect(ma.id).not.toBe(mb.id);
+    const stored = await env.DB.prepare(
+      "SELECT id, sender_id, content, seq FROM messages WHERE client_message_id = 'shared' AND sender_id IN (?, ?) ORDER BY seq",
+    )
+      .bind(alice, bob)
+      .all();
+    expect(stored.results).toEqual([
+      { id: ma.id, sender_id: alice, content: "x", seq: 1 },
+      { id: mb.id, sender_id: bob, content: "y", seq: 2 },
+    ]);
+    expect([await balanceOf(alice), await balanceOf(bob)]).toEqual([1, 1]);
   });
 
   it("rejects sending to yourself with 400, storing and charging nothing", async () => {
@@ -347,6 +422,10 @@ describe("POST /send", () => {
     const retry = await as(alice).post(SEND, { receiver_id: bob, content: "burst 0", client_message_id: "b-0" });
     expect(retry.status).toBe(200);
     expect(await json(retry)).toMatchObject({ client_message_id: "b-0", content: "burst 0", seq: 1 });
+    // A reused id with other content is no retry: 409 even at the limit, and nothing written.
+    const reused = await as(alice).post(SEND, { receiver_id: bob, content: "not burst 0", client_message_id: "b-0" });
+    expect(reused.status).toBe(409);
+    expect(await json(reused)).toMatchObject({ error: { code: "conflict", details: { conflicting_fields: ["content"] } } });
     // ...while a new message is still refused.
     expect((await as(alice).post(SEND, { receiver_id: bob, content: "new", client_message_id: "b-new" })).status).toBe(429);
     expect(await balanceOf(alice)).toBe(100 - accepted);

@@ -121,15 +121,25 @@ describe("a notification that never reached the room", () => {
 });
 
 describe("late and lost notifications on live sockets", () => {
-  it("a socket opened without since still gets a message committed before it connected but announced after", async () => {
+  it("a socket opened without since names, in its first sync, a message committed before it connected but announced after", async () => {
     const { alice, bob } = await pair(5);
     await send(alice, bob, "one");
     const late = await sendUnannounced(alice, bob, "two");
     const bobSocket = await openSocket(bob, { partner: alice });
+    expect(bobSocket.joined).toEqual({ type: "sync", last_seq: 2 });
     await bobSocket.drain();
-    await announceLate(late);
-    expect((await bobSocket.drain()).map((e) => [e.type, e.message?.seq])).toEqual([["message.new", 2]]);
+    await announceLate(late); // at or below the socket's sync: the client already knows to fetch it
+    expect(await bobSocket.drain()).toEqual([]);
+    // What a client holding seq 1 does on seeing last_seq 2: resume from 1 (or refetch over HTTP).
+    const resumed = await openSocket(bob, { partner: alice, since: 1 });
+    expect((await resumed.drain()).filter((e) => e.type !== "presence")).toEqual([
+      { type: "message.new", message: expect.objectContaining({ id: late.id, seq: 2, content: "two" }) },
+      { type: "sync", last_seq: 2 },
+    ]);
+    await send(alice, bob, "three");
+    for (const s of [bobSocket, resumed]) expect((await s.drain()).map((e) => [e.type, e.message?.seq])).toEqual([["message.new", 3]]);
     bobSocket.close();
+    resumed.close();
   });
 
   it("a receipt arriving before its message's announcement announces it first (with the newer state), once", async () => {
@@ -260,5 +270,45 @@ describe("moderation undone while away", () => {
       { type: "sync", last_seq: 2 },
     ]);
     back.close();
+  });
+});
+
+describe("deleted messages are never announced", () => {
+  it("a hard delete of a message the room never announced sends only message.deleted, never its content", async () => {
+    const { alice, bob } = await pair(5);
+    await send(alice, bob, "one");
+    const bobSocket = await openSocket(bob, { partner: alice });
+    const aliceSocket = await openSocket(alice, { partner: bob });
+    for (const s of [bobSocket, aliceSocket]) await s.drain();
+    const secret = await sendUnannounced(alice, bob, "a secret the moderator removes");
+    const boss = await createAdmin("super_admin");
+    const res = await asUser(boss).del(`/api/admin/messages/${secret.id}/hard-delete`);
+    expect(res.status).toBe(200);
+    for (const s of [bobSocket, aliceSocket]) expect(await s.drain()).toEqual([{ type: "message.deleted", message_id: secret.id }]);
+    // The next message follows without bringing the deleted one back (its seq stays unused).
+    await send(alice, bob, "three");
+    for (const s of [bobSocket, aliceSocket]) {
+      const events = await s.drain();
+      expect(events.map((e) => [e.type, e.message?.seq])).toEqual([["message.new", 3]]);
+      expect(JSON.stringify(events)).not.toContain("secret");
+    }
+    // Its late announcement sends nothing either.
+    await announceLate(secret);
+    expect(await bobSocket.drain()).toEqual([]);
+    bobSocket.close();
+    aliceSocket.close();
+  });
+
+  it("a gap filled from D1 skips a message the room saw deleted, and a soft-deleted one is only a deletion", async () => {
+    const { alice, bob } = await pair(5);
+    await send(alice, bob, "one");
+    const bobSocket = await openSocket(bob, { partner: alice });
+    await bobSocket.drain();
+    const removed = await sendUnannounced(alice, bob, "removed by its sender");
+    expect((await asUser(alice).del(`/api/v2/messages/${removed.id}`)).status).toBe(200);
+    expect(await bobSocket.drain()).toEqual([{ type: "message.deleted", message_id: removed.id }]);
+    await send(alice, bob, "three");
+    expect((await bobSocket.drain()).map((e) => [e.type, e.message?.seq])).toEqual([["message.new", 3]]);
+    bobSocket.close();
   });
 });

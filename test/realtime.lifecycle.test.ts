@@ -2,10 +2,16 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "c
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { findById } from "../src/db/messages";
-import { type ConversationRoom, EVENT_LOG_RETENTION, TYPING_TTL_MS } from "../src/durable-objects/conversation-room";
+import {
+  type ConversationRoom,
+  EVENT_LOG_RETENTION,
+  MAX_JOINS_PER_MINUTE,
+  MAX_SOCKETS_PER_USER,
+  TYPING_TTL_MS,
+} from "../src/durable-objects/conversation-room";
 import type { SocketMeta } from "../src/durable-objects/sockets";
 import { as, db, json, pair, seedCredits, send } from "./helpers";
-import { openSocket, roomStub } from "./sockets";
+import { connect, openSocket, roomStub, type TestSocket } from "./sockets";
 
 describe("typing", () => {
   it("start reaches the partner's devices (not the typist's), a refresh sends nothing, stop ends it", async () => {
@@ -103,6 +109,38 @@ describe("presence", () => {
     expect(await watcher.nextOf("typing")).toEqual({ type: "typing", user_id: bob, state: "stop" });
     expect(await watcher.nextOf("presence")).toEqual({ type: "presence", user_id: bob, online: false });
     watcher.close();
+  });
+});
+
+describe("joining without since", () => {
+  it("a message committed between the client's HTTP fetch and its plain connect is recoverable: sync names it", async () => {
+    const { alice, bob } = await pair(5);
+    await send(alice, bob, "one");
+    const fetched = await json(await as(bob).get(`/api/v2/messages/conversation/${alice}`));
+    const held = Math.max(...fetched.messages.map((m: { seq: number }) => m.seq));
+    expect(held).toBe(1);
+    const between = await send(alice, bob, "committed in between");
+
+    const socket = await openSocket(bob, { partner: alice });
+    expect(socket.joined).toEqual({ type: "sync", last_seq: 2 }); // above what the client holds: it knows
+    expect((await socket.drain()).filter((e) => e.type !== "presence")).toEqual([]); // not sent live: it predates the socket
+    // The client refetches what lies above `held`, and gets exactly the message it missed.
+    const refetched = await json(await as(bob).get(`/api/v2/messages/conversation/${alice}`));
+    expect(refetched.messages.filter((m: { seq: number }) => m.seq > held).map((m: { id: string }) => m.id)).toEqual([between.id]);
+    // Live events continue after the sync's seq, once each.
+    const live = await send(alice, bob, "live");
+    expect(await socket.drain()).toEqual([{ type: "message.new", message: expect.objectContaining({ id: live.id, seq: 3 }) }]);
+    socket.close();
+  });
+
+  it("an empty conversation starts with sync {last_seq: 0}, before presence", async () => {
+    const { alice, bob } = await pair(0);
+    const socket = await connect(alice, { partner: bob });
+    expect(await socket.drain()).toEqual([
+      { type: "sync", last_seq: 0 },
+      { type: "presence", user_id: bob, online: false },
+    ]);
+    socket.close();
   });
 });
 
@@ -214,6 +252,59 @@ describe("resume with since", () => {
     const seqs = events.filter((e) => e.type === "message.new").map((e) => e.message.seq);
     expect(seqs.sort()).toEqual([2, 3]);
     s.close();
+  });
+});
+
+describe("reconnect limits", () => {
+  it(`a participant reconnecting in a loop is closed with 4029 after ${MAX_JOINS_PER_MINUTE} joins a minute; the partner's live events still arrive`, async () => {
+    const { alice, bob } = await pair(10);
+    const partner = await openSocket(bob, { partner: alice });
+    await partner.drain();
+    const loop = (async () => {
+      // Bob's join counts for bob only: alice gets all of hers.
+      for (let i = 0; i < MAX_JOINS_PER_MINUTE; i++) {
+        const s = await connect(alice, { partner: bob, since: 0 });
+        expect((await s.nextOf("sync")).type).toBe("sync");
+        s.close();
+      }
+      const refused = await connect(alice, { partner: bob, since: 0 });
+      return refused;
+    })();
+    const sent = [];
+    for (let i = 1; i <= 5; i++) sent.push(await send(alice, bob, `while looping ${i}`));
+    const refused = await loop;
+    expect(await refused.closedBy()).toEqual({ code: 4029, reason: expect.stringContaining("per minute") });
+    expect(refused.unread).toEqual([]); // refused before anything was read or sent
+    const seen = (await partner.drain()).filter((e) => e.type === "message.new").map((e) => e.message.id);
+    expect(seen).toEqual(sent.map((m) => m.id));
+    // A plain join counts too, and the partner is not affected by alice's limit.
+    expect(await (await connect(alice, { partner: bob })).closedBy()).toMatchObject({ code: 4029 });
+    const bobLaptop = await openSocket(bob, { partner: alice });
+    expect(bobLaptop.joined).toEqual({ type: "sync", last_seq: 5 });
+
+    // A minute later (the window is a sliding minute of join times in the room's storage) alice may join again.
+    await runInDurableObject(roomStub(alice, bob), (_room: ConversationRoom, state) => {
+      state.storage.sql.exec("UPDATE joins SET at = at - 61000");
+    });
+    const back = await openSocket(alice, { partner: bob });
+    expect(back.joined).toEqual({ type: "sync", last_seq: 5 });
+    for (const s of [partner, bobLaptop, back]) s.close();
+  });
+
+  it(`at most ${MAX_SOCKETS_PER_USER} sockets per user in one room: one more is closed with 4029, a closed one frees its place`, async () => {
+    const { alice, bob } = await pair(0);
+    const open = [];
+    for (let i = 0; i < MAX_SOCKETS_PER_USER; i++) open.push(await openSocket(alice, { partner: bob }));
+    const extra = await connect(alice, { partner: bob });
+    expect(await extra.closedBy()).toEqual({ code: 4029, reason: expect.stringContaining("sockets per conversation") });
+    const bobSocket = await openSocket(bob, { partner: alice }); // the other participant has places of their own
+    expect(bobSocket.closed).toBeNull();
+    const first = open.shift() as TestSocket;
+    first.close();
+    await first.closedBy();
+    open.push(await openSocket(alice, { partner: bob }));
+    for (const s of open) expect(s.closed).toBeNull();
+    for (const s of [...open, bobSocket]) s.close();
   });
 });
 

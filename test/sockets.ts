@@ -15,6 +15,8 @@ export class TestSocket {
   private readonly events: Event[] = [];
   private readonly waiters: (() => void)[] = [];
   closed: { code: number; reason: string } | null = null;
+  /** The `sync` a plain conversation socket started with (set by openSocket). */
+  joined: Event | null = null;
 
   constructor(readonly ws: WebSocket) {
     ws.addEventListener("message", (e) => {
@@ -62,6 +64,33 @@ export class TestSocket {
     );
   }
 
+  /** What arrived and is still unread, without waiting (a closed socket cannot settle). */
+  get unread(): Event[] {
+    return [...this.events];
+  }
+
+  /** The first unread event, whatever its type. */
+  first(timeoutMs?: number): Promise<Event> {
+    return this.waitFor(() => this.events.shift(), "any event", timeoutMs);
+  }
+
+  /** Resolves once the server closed the socket (or it failed); the close code and reason. */
+  async closedBy(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`socket still open; unread: ${JSON.stringify(this.events)}`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return this.closed;
+  }
+
   send(frame: unknown) {
     this.ws.send(typeof frame === "string" ? frame : JSON.stringify(frame));
   }
@@ -105,12 +134,27 @@ export async function upgrade(userId: string, o: SocketOptions = {}): Promise<Re
   return exports.default.fetch(wsUrl(o), { headers });
 }
 
-/** Opens and accepts a socket; conversation sockets are settled past their opening `presence`. */
-export async function openSocket(userId: string, o: SocketOptions = {}): Promise<TestSocket> {
+/** Opens and accepts a socket; every event it gets stays unread. */
+export async function connect(userId: string, o: SocketOptions = {}): Promise<TestSocket> {
   const res = await upgrade(userId, o);
   if (res.status !== 101 || !res.webSocket) throw new Error(`upgrade failed: ${res.status} ${await res.text()}`);
   res.webSocket.accept();
   return new TestSocket(res.webSocket);
+}
+
+/**
+ * Opens a socket as a client would use it. A conversation socket without `since` starts with
+ * `sync {last_seq}`, an inbox socket with `sync {conversations, unread_count, has_more}`; that first
+ * event is taken here (asserted to come first) and kept as `joined`, so tests read what follows.
+ * Resuming sockets keep their replay and sync unread.
+ */
+export async function openSocket(userId: string, o: SocketOptions = {}): Promise<TestSocket> {
+  const socket = await connect(userId, o);
+  if (o.since === undefined) {
+    socket.joined = await socket.first();
+    if (socket.joined.type !== "sync") throw new Error(`expected sync first, got ${JSON.stringify(socket.joined)}`);
+  }
+  return socket;
 }
 
 export const roomStub = (a: string, b: string) => env.CONVERSATION_ROOM.getByName(conversationIdOf(a, b));

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, lt, lte, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gt, gte, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { MESSAGE_STATUSES, MESSAGE_TYPES, type MessageRow, MODERATION_STATUSES, type ModerationStatus, messages } from "./schema";
 
@@ -54,19 +54,35 @@ export const searchCount = (db: Db, f: Filters) => db.select({ n: sql<number>`CO
 
 export type ExportCursor = { createdAt: string; pk: number };
 
+/** Rows after `after` in newest-first order: older, or as old with a lower pk. */
+const olderThan = (after: ExportCursor) =>
+  and(lte(messages.createdAt, after.createdAt), or(lt(messages.createdAt, after.createdAt), lt(messages.pk, after.pk)));
+
+/** Rows up to and including `until` in newest-first order: newer, or as new with a pk at least its. */
+const notOlderThan = (until: ExportCursor) =>
+  and(gte(messages.createdAt, until.createdAt), or(gt(messages.createdAt, until.createdAt), gte(messages.pk, until.pk)));
+
 /** One keyset page of an export: never an offset, so the last page costs what the first costs. */
-export const exportPage = (db: Db, f: Filters, after: ExportCursor | undefined, limit: number) =>
+export const exportPage = (db: Db, f: Filters, range: { after?: ExportCursor; until?: ExportCursor }, limit: number) =>
   db
     .select()
     .from(messages)
-    .where(
-      whereOf(
-        f,
-        after && and(lte(messages.createdAt, after.createdAt), or(lt(messages.createdAt, after.createdAt), lt(messages.pk, after.pk))),
-      ),
-    )
+    .where(whereOf(f, and(range.after && olderThan(range.after), range.until && notOlderThan(range.until))))
     .orderBy(...NEWEST_FIRST)
     .limit(limit);
+
+/**
+ * Where an export part of `rows` rows starting after `after` ends: the position of its last row, and
+ * whether any row follows it. One query along the same index as the pages (positions only, no rows).
+ */
+export const exportBoundary = (db: Db, f: Filters, after: ExportCursor | undefined, rows: number) =>
+  db
+    .select({ createdAt: messages.createdAt, pk: messages.pk })
+    .from(messages)
+    .where(whereOf(f, after && olderThan(after)))
+    .orderBy(...NEWEST_FIRST)
+    .limit(2)
+    .offset(rows - 1);
 
 export const moderateStatement = (db: Db, id: string, status: ModerationStatus, reason: string | null, now: string) =>
   db

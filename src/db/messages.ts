@@ -226,6 +226,26 @@ export async function conversationPage(db: Db, userId: string, page: Parameters<
 }
 
 /**
+ * What an inbox socket needs on connect to find what it missed: the user's most recent conversations,
+ * each with its newest seq and the user's unread count from that partner (one range of the member
+ * index, a primary-key lookup and an unread-index count per row), newest activity first.
+ */
+export const inboxSyncQuery = (db: Db, userId: string, limit: number) => {
+  const cm = conversationMembers;
+  return db
+    .select({
+      partnerId: cm.partnerId,
+      lastSeq: conversations.lastSeq,
+      unreadCount: sql<number>`(SELECT COUNT(*) FROM ${messages} WHERE receiver_id = ${cm.userId} AND sender_id = ${cm.partnerId} AND ${UNREAD})`,
+    })
+    .from(cm)
+    .innerJoin(conversations, eq(conversations.id, cm.conversationId))
+    .where(eq(cm.userId, userId))
+    .orderBy(desc(cm.lastActivityAt), desc(cm.partnerId))
+    .limit(limit);
+};
+
+/**
  * `INDEXED BY`: without table statistics SQLite cannot tell that the partial index (unread rows
  * only) beats the full (receiver_id, created_at) index, and would count every received message.
  */

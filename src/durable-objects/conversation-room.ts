@@ -9,6 +9,7 @@ import { inboxOf } from "../services/realtime";
 import { markDeliveredMany, markReadMany } from "../services/receipts";
 import { toEventView } from "../services/views";
 import {
+  CLOSE_TOO_MANY,
   expiresAtOf,
   FrameLimiter,
   finishClose,
@@ -29,6 +30,16 @@ export const TYPING_TTL_MS = 5000;
 export const EVENT_LOG_RETENTION = 1000;
 /** At most this many missed messages (or changed older ones) are replayed on resume; beyond: `resync`. */
 export const MAX_REPLAY_MESSAGES = 500;
+
+/** Sockets one user may hold in one room (phone, laptop, tabs); one more is accepted and closed with 4029. */
+export const MAX_SOCKETS_PER_USER = 5;
+/**
+ * Joins (plain or resuming) one user may make per room in a minute. Each reads D1 while the room holds
+ * live events back, so a client reconnecting in a loop would stall its partner's events; past this the
+ * socket is accepted and closed with 4029, before any read.
+ */
+export const MAX_JOINS_PER_MINUTE = 10;
+const JOIN_WINDOW_MS = 60_000;
 
 /** How far a change's `updated_at` may precede its commit (Worker clocks, the batch's round trip). */
 const CLOCK_SLACK_MS = 1_000;
@@ -58,11 +69,16 @@ export class ConversationRoom extends DurableObject<Env> {
       -- hw: the highest message seq this room had published when the event was logged.
       CREATE TABLE IF NOT EXISTS events (eseq INTEGER PRIMARY KEY AUTOINCREMENT, hw INTEGER NOT NULL, type TEXT NOT NULL, message_id TEXT NOT NULL, seq INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS events_hw ON events (hw);
+      -- "Was this message deleted?" before announcing one (a late notification must not bring it back).
+      CREATE INDEX IF NOT EXISTS events_message ON events (message_id, type);
       -- The furthest receipt fanned out per message (pruned with the log), so a late snapshot never moves one back.
       CREATE TABLE IF NOT EXISTS receipts (message_id TEXT PRIMARY KEY, rank INTEGER NOT NULL, eseq INTEGER NOT NULL);
       CREATE INDEX IF NOT EXISTS receipts_eseq ON receipts (eseq);
       -- socket_id: the device typing, so closing it ends the typing even if other devices stay.
       CREATE TABLE IF NOT EXISTS typing (user_id TEXT PRIMARY KEY, socket_id TEXT NOT NULL, expires_at INTEGER NOT NULL);
+      -- When each participant joined lately: the join rate limit (one sliding minute).
+      CREATE TABLE IF NOT EXISTS joins (user_id TEXT NOT NULL, at INTEGER NOT NULL);
+      CREATE INDEX IF NOT EXISTS joins_user_at ON joins (user_id, at);
     `);
   }
 
@@ -111,33 +127,58 @@ export class ConversationRoom extends DurableObject<Env> {
     this.remember(conversationId);
     const sinceParam = new URL(request.url).searchParams.get("since");
     const { 0: client, 1: server } = new WebSocketPair();
+    const refusal = this.refusalFor(userId);
+    if (refusal) {
+      // Browsers cannot read the status of a refused upgrade, so the refusal is a close code they can read.
+      // Not a hibernatable socket: it never joins the room, and nothing was read for it.
+      server.accept();
+      finishClose(server, CLOSE_TOO_MANY, refusal);
+      return upgradeResponse(client, request);
+    }
+    this.sql.exec("INSERT INTO joins (user_id, at) VALUES (?, ?)", userId, Date.now());
     const meta: SocketMeta = {
       socketId: crypto.randomUUID(),
       userId,
       connectedAt: Date.now(),
       expiresAt: expiresAtOf(request),
-      // Without `since` the client has what HTTP gave it; live messages continue after what this room
-      // has sent (never after D1's last seq: a message committed but not yet announced must still come).
-      syncedSeq: sinceParam === null ? this.hw() : 0,
+      syncedSeq: 0,
     };
     const firstDevice = this.socketsOf(userId).length === 0;
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(meta);
 
-    if (sinceParam !== null) {
-      // Live events wait until this is done, so a resuming socket sees replay, then sync, then live.
-      // Nothing may escape blockConcurrencyWhile: a throw there resets the object and drops every socket.
-      await this.ctx.blockConcurrencyWhile(() =>
-        this.resume(server, meta, Number(sinceParam)).catch((err: unknown) => {
-          logError("room.resume_failed", err, { conversationId });
-          finishClose(server, 1011, "resume failed; reconnect with since");
-        }),
-      );
-    }
+    // Live events wait until this is done, so a socket sees (replay, then) sync, then live events after it.
+    // Nothing may escape blockConcurrencyWhile: a throw there resets the object and drops every socket.
+    await this.ctx.blockConcurrencyWhile(() =>
+      (sinceParam === null ? this.join(server, meta) : this.resume(server, meta, Number(sinceParam))).catch((err: unknown) => {
+        logError("room.join_failed", err, { conversationId, resume: sinceParam !== null });
+        finishClose(server, 1011, "could not read the conversation; reconnect with since");
+      }),
+    );
     const partner = this.partnerOf(userId);
     sendEvent(server, { type: "presence", user_id: partner, online: this.socketsOf(partner).length > 0 });
     if (firstDevice) this.broadcast({ type: "presence", user_id: userId, online: true }, { except: server });
     return upgradeResponse(client, request);
+  }
+
+  /** Why this user may not open another socket here now, or null. Counted before anything reads D1. */
+  private refusalFor(userId: string): string | null {
+    if (this.socketsOf(userId).length >= MAX_SOCKETS_PER_USER) return `at most ${MAX_SOCKETS_PER_USER} sockets per conversation`;
+    const windowStart = Date.now() - JOIN_WINDOW_MS;
+    this.sql.exec("DELETE FROM joins WHERE at <= ?", windowStart);
+    const recent = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM joins WHERE user_id = ?", userId).one().n;
+    return recent >= MAX_JOINS_PER_MINUTE ? `at most ${MAX_JOINS_PER_MINUTE} connections per minute; retry later` : null;
+  }
+
+  /**
+   * A socket without `since`: `sync {last_seq}` with the conversation's newest seq as D1 has it now, then
+   * live messages after it. A client that fetched history over HTTP compares: a higher `last_seq` than it
+   * holds means messages were committed in between, and it refetches (or reconnects with `since`).
+   */
+  private async join(ws: WebSocket, meta: SocketMeta): Promise<void> {
+    const lastSeq = Math.max(await lastSeqOf(dbOf(this.env.DB), this.conversationId), this.hw());
+    ws.serializeAttachment({ ...meta, syncedSeq: lastSeq } satisfies SocketMeta);
+    sendEvent(ws, { type: "sync", last_seq: lastSeq });
   }
 
   /** RPC from the Worker after a D1 commit, so sockets never see uncommitted state. */
@@ -148,9 +189,17 @@ export class ConversationRoom extends DurableObject<Env> {
 
   private async apply(event: RoomEvent): Promise<void> {
     // An event about a message not announced yet (its notification is late) announces it first, with
-    // this newer row; the late `message.new`, when it comes, then sends nothing.
-    if (event.message.seq > this.hw()) await this.deliverNew(event.message);
+    // this newer row; the late `message.new`, when it comes, then sends nothing. A deleted message is
+    // never announced (a hard delete hands us the row it removed, content and all): the room moves
+    // past its seq and sends only the deletion.
+    const deleted = event.type === "message.deleted" || this.wasDeleted(event.message.id);
+    if (event.message.seq > this.hw()) await this.deliverNew(event.message, { announce: !deleted });
     if (event.type !== "message.new") this.fanOut(event);
+  }
+
+  /** A deletion this room already fanned out (a late `message.new` must not bring the message back). */
+  private wasDeleted(messageId: string): boolean {
+    return this.sql.exec("SELECT 1 FROM events WHERE message_id = ? AND type = 'message.deleted' LIMIT 1", messageId).toArray().length > 0;
   }
 
   /** The highest seq whose `message.new` this room has fanned out, gapless. */
@@ -163,17 +212,18 @@ export class ConversationRoom extends DurableObject<Env> {
    * even if one never arrives: a message past the next expected seq first pulls the missing ones
    * from D1 (the truth), so a live client's last seq is always one it can resume from.
    */
-  private async deliverNew(m: MessageRow): Promise<void> {
+  private async deliverNew(m: MessageRow, { announce = true } = {}): Promise<void> {
     if (m.seq <= this.hw()) return; // already out, pulled in by an earlier gap fill
-    if (m.seq === this.hw() + 1 || this.sockets().length === 0) return this.sendNew([m]);
+    const own = announce ? [m] : [];
+    if (m.seq === this.hw() + 1 || this.sockets().length === 0) return this.sendNew(own, m.seq);
     await this.ctx.blockConcurrencyWhile(async () => {
-      // The gap that matters is the one the open sockets have: a socket resumed past hw needs nothing older.
+      // The gap that matters is the one the open sockets have: a socket joined past hw needs nothing older.
       const from = Math.max(this.hw(), Math.min(...this.sockets().map((ws) => metaOf(ws).syncedSeq)));
-      if (m.seq <= from) return this.sendNew([m]);
+      if (m.seq <= from) return this.sendNew(own, m.seq);
       try {
         if (m.seq - from > MAX_REPLAY_MESSAGES) throw new Error("too many missed messages");
         const missing = await messagesAfter(dbOf(this.env.DB), this.conversationId, from, m.seq - from);
-        this.sendNew(missing.filter((x) => x.seq < m.seq).concat(m));
+        this.sendNew(missing.filter((x) => x.seq < m.seq && !this.wasDeleted(x.id)).concat(own), m.seq);
       } catch (err) {
         // Nothing may escape blockConcurrencyWhile (a throw resets the object): the sockets refetch instead.
         logError("room.gap_fill_failed", err, { conversationId: this.conversationId, from, to: m.seq });
@@ -183,13 +233,13 @@ export class ConversationRoom extends DurableObject<Env> {
     });
   }
 
-  private sendNew(list: MessageRow[]): void {
+  /** Announces `list` (in seq order) to the sockets that do not have it yet; the room is then past `upTo`. */
+  private sendNew(list: MessageRow[], upTo: number): void {
     const sockets = this.sockets().map((ws) => ({ ws, meta: metaOf(ws) }));
     for (const m of list) {
       for (const { ws, meta } of sockets) if (m.seq > meta.syncedSeq) sendEvent(ws, toEventView("message.new", m, meta.userId));
     }
-    const last = list.at(-1)?.seq ?? 0;
-    if (last > this.hw()) this.setMeta("hw", last);
+    if (upTo > this.hw()) this.setMeta("hw", upTo);
   }
 
   /** Receipts, deletions and moderation: logged for resume, then sent to every socket. */
@@ -200,7 +250,7 @@ export class ConversationRoom extends DurableObject<Env> {
       const known = this.sql.exec<{ rank: number }>("SELECT rank FROM receipts WHERE message_id = ?", m.id).toArray()[0];
       if (known && known.rank >= rank) return; // a late snapshot: the socket already has this or newer
     }
-    const eseq = this.log(event.type, m, this.hw()); // apply() announced m first, so hw >= m.seq
+    const eseq = this.log(event.type, m, this.hw()); // apply() moved past m first, so hw >= m.seq
     if (rank !== null) {
       this.sql.exec(
         "INSERT INTO receipts (message_id, rank, eseq) VALUES (?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET rank = excluded.rank, eseq = excluded.eseq",

@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import { dbOf } from "../db/client";
-import { unreadCount } from "../db/messages";
+import { inboxSyncQuery, unreadCount } from "../db/messages";
 import type { MessageRow } from "../db/schema";
 import { logError } from "../lib/log";
 import type { RoomEvent } from "../schemas/events";
@@ -20,6 +20,9 @@ import {
   TRUSTED,
   upgradeResponse,
 } from "./sockets";
+
+/** How many of the most recent conversations an inbox socket's `sync` lists (beyond: `has_more`, use HTTP). */
+export const SYNC_CONVERSATIONS = 50;
 
 /**
  * One object per user: the inbox sockets (`/ws` without a partner) of all their devices. It gets
@@ -58,15 +61,37 @@ export class Inbox extends DurableObject<Env> {
       expiresAt: expiresAtOf(request),
       syncedSeq: 0,
     } satisfies SocketMeta);
-    // Held until the first count is out, so a newer count (from a message arriving now) follows it.
+    // Held until sync and the first count are out, so live events (and newer counts) follow them.
     // Nothing may escape blockConcurrencyWhile: a throw there resets the object and drops every socket.
     await this.ctx.blockConcurrencyWhile(() =>
-      this.refreshUnread().catch((err: unknown) => {
-        logError("inbox.count_failed", err);
-        finishClose(server, 1011, "could not read the unread count; reconnect");
+      this.sync(server, userId).catch((err: unknown) => {
+        logError("inbox.sync_failed", err);
+        finishClose(server, 1011, "could not read the inbox; reconnect");
       }),
     );
     return upgradeResponse(client, request);
+  }
+
+  /**
+   * The new socket's first event: the most recent conversations with their newest seq and unread count.
+   * Inbox `message.new` events carry the message's `seq`, so a client that holds `last_seq` per partner
+   * orders them and sees a gap (a lost or late event) as a seq more than one ahead; it then refetches
+   * that conversation. Every socket then gets the count (a device joining recounts for all of them).
+   */
+  private async sync(ws: WebSocket, userId: string): Promise<void> {
+    const db = dbOf(this.env.DB);
+    const generation = ++this.countGeneration;
+    const [rows, count] = await Promise.all([inboxSyncQuery(db, userId, SYNC_CONVERSATIONS + 1), unreadCount(db, userId)]);
+    sendEvent(ws, {
+      type: "sync",
+      conversations: rows
+        .slice(0, SYNC_CONVERSATIONS)
+        .map((r) => ({ partner_id: r.partnerId, last_seq: r.lastSeq, unread_count: Number(r.unreadCount) })),
+      unread_count: count,
+      has_more: rows.length > SYNC_CONVERSATIONS,
+    });
+    if (generation !== this.countGeneration) return; // a newer count is under way
+    for (const s of this.sockets()) sendEvent(s, { type: "unread", unread_count: count });
   }
 
   /** RPC: a message was committed in one of this user's conversations. */

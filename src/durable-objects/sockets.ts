@@ -10,6 +10,8 @@ export const TRUSTED = {
 
 /** Close code for a socket whose token expired: reconnect with a fresh token (and `since`). */
 export const CLOSE_TOKEN_EXPIRED = 4001;
+/** Close code for a socket refused at once: too many open, or too many joins lately (the reason says which). */
+export const CLOSE_TOO_MANY = 4029;
 
 export const MAX_FRAME_BYTES = 4096;
 export const PING_FRAME = '{"type":"ping"}';
@@ -94,11 +96,14 @@ export function parseFrame(raw: string | ArrayBuffer): FrameResult {
  * WebSocket object per event). In memory on purpose: after hibernation a socket starts with a
  * full bucket, which costs nothing and keeps idle rooms free of state.
  */
+export const FRAME_BURST = 20;
+export const FRAME_REFILL_PER_SECOND = 5;
+
 export class FrameLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   constructor(
-    private readonly capacity = 20,
-    private readonly perSecond = 5,
+    private readonly capacity = FRAME_BURST,
+    private readonly perSecond = FRAME_REFILL_PER_SECOND,
   ) {}
 
   allow(socketId: string, now = Date.now()): boolean {

@@ -1,4 +1,15 @@
-import { createRemoteJWKSet, errors, type JWTVerifyGetKey, jwtVerify, SignJWT } from "jose";
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  type ExportedJWKSCache,
+  errors,
+  type JSONWebKeySet,
+  type JWKSCacheInput,
+  type JWTVerifyGetKey,
+  jwksCache,
+  jwtVerify,
+  SignJWT,
+} from "jose";
 
 export const USER_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -11,18 +22,74 @@ export type JwtConfig = {
   audience: string;
 };
 
+/** The token is not acceptable: the client's problem (401). */
 export class TokenError extends Error {}
 
-// One remote key set per URL and isolate: jose caches the keys and refetches on an unknown `kid`.
-const keySets = new Map<string, JWTVerifyGetKey>();
+/** The identity provider's keys could not be had, and none were ever fetched: our outage (503), not the client's. */
+export class KeysUnavailableError extends Error {}
+
+/** After a failed JWKS fetch, the last good keys serve alone this long before the provider is asked again. */
+export const JWKS_RETRY_AFTER_MS = 30_000;
+/** After a failed first fetch (no keys yet), requests answer 503 this long before one asks again. */
+export const JWKS_NO_KEYS_RETRY_MS = 5_000;
+
+/** Errors that say something about the token (unknown kid, unsupported alg), not about the provider. */
+const isTokenProblem = (err: unknown) =>
+  err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys || err instanceof errors.JOSENotSupported;
+
+/**
+ * One provider's keys for the isolate's life. jose fetches, caches (10 minutes) and refetches on an
+ * unknown `kid`; it writes each good key set into `cache` (its `jwksCache` option). When a fetch fails
+ * (an error status, a body that is not a key set, a timeout, the network), the last good set keeps
+ * verifying: a provider's bad minute must not sign every user out. Only with no good set ever is it 503.
+ */
+class ProviderKeys {
+  /** Empty until the first good fetch; jose fills it in (`ExportedJWKSCache`) after each one. */
+  private readonly cache: JWKSCacheInput = {};
+  private readonly remote: JWTVerifyGetKey;
+  private failedAt = Number.NEGATIVE_INFINITY;
+  private lastGood?: { jwks: JSONWebKeySet; keys: JWTVerifyGetKey };
+
+  constructor(url: string) {
+    this.remote = createRemoteJWKSet(new URL(url), { timeoutDuration: 5000, cooldownDuration: 30_000, [jwksCache]: this.cache });
+  }
+
+  private fallback(): JWTVerifyGetKey | undefined {
+    const jwks = "jwks" in this.cache ? (this.cache as ExportedJWKSCache).jwks : undefined;
+    if (!jwks) return undefined;
+    if (this.lastGood?.jwks !== jwks) this.lastGood = { jwks, keys: createLocalJWKSet(jwks) };
+    return this.lastGood.keys;
+  }
+
+  readonly getKey: JWTVerifyGetKey = async (header, token) => {
+    const fallback = this.fallback();
+    const sinceFailure = Date.now() - this.failedAt;
+    if (fallback && sinceFailure < JWKS_RETRY_AFTER_MS) return fallback(header, token);
+    // With nothing to fall back on, requests still ask, but not all at once: one try per few seconds.
+    if (!fallback && sinceFailure < JWKS_NO_KEYS_RETRY_MS) throw new KeysUnavailableError("The identity provider's keys are unavailable");
+    try {
+      return await this.remote(header, token);
+    } catch (err) {
+      if (isTokenProblem(err)) throw err;
+      this.failedAt = Date.now();
+      // Written like lib/log.ts does (not imported: the Node CLIs load this file, and only it, unbundled).
+      const reason = err instanceof Error ? err.message : String(err);
+      console.error(JSON.stringify({ level: "error", event: "jwks.fetch_failed", error: reason, servingLastGood: Boolean(fallback) }));
+      if (fallback) return fallback(header, token);
+      throw new KeysUnavailableError("The identity provider's keys are unavailable", { cause: err });
+    }
+  };
+}
+
+const providers = new Map<string, ProviderKeys>();
 
 function remoteKeys(url: string): JWTVerifyGetKey {
-  let keys = keySets.get(url);
+  let keys = providers.get(url);
   if (!keys) {
-    keys = createRemoteJWKSet(new URL(url), { timeoutDuration: 5000, cooldownDuration: 30_000 });
-    keySets.set(url, keys);
+    keys = new ProviderKeys(url);
+    providers.set(url, keys);
   }
-  return keys;
+  return keys.getKey;
 }
 
 /**
@@ -44,9 +111,9 @@ export async function verifyToken(token: string, config: JwtConfig): Promise<{ u
         ? await jwtVerify(token, key, { ...options, algorithms })
         : await jwtVerify(token, key, { ...options, algorithms }));
   } catch (err) {
-    // An identity provider that is down is our outage (500), not the client's bad token (401).
-    if (!(err instanceof errors.JOSEError) || err instanceof errors.JWKSTimeout || err instanceof errors.JWKSInvalid) throw err;
-    throw new TokenError(err instanceof Error ? err.message : "invalid token");
+    // An identity provider that is down is our outage (503), not the client's bad token (401).
+    if (err instanceof KeysUnavailableError || !(err instanceof errors.JOSEError)) throw err;
+    throw new TokenError(err.message);
   }
   if (!sub || !USER_ID_PATTERN.test(sub)) throw new TokenError("sub must be 1-64 characters of [A-Za-z0-9_-]");
   return { userId: sub, expiresAt: (exp ?? 0) * 1000 };

@@ -1,7 +1,7 @@
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { AppError } from "../errors";
-import { TokenError, verifyToken } from "../lib/jwt";
+import { JWKS_RETRY_AFTER_MS, KeysUnavailableError, TokenError, verifyToken } from "../lib/jwt";
 
 /** Browsers cannot set headers on a WebSocket; they offer the token as a subprotocol instead. */
 export const WS_PROTOCOL = "pairly.v1";
@@ -41,6 +41,11 @@ export const requireUser = () =>
       c.set("tokenExpiresAt", expiresAt);
     } catch (err) {
       if (err instanceof TokenError) throw unauthorized("Invalid or expired token");
+      if (err instanceof KeysUnavailableError) {
+        throw new AppError("service_unavailable", "Sign-in is unavailable for a moment; retry shortly", undefined, {
+          "Retry-After": String(JWKS_RETRY_AFTER_MS / 1000),
+        });
+      }
       throw err;
     }
     await next();

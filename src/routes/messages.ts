@@ -30,13 +30,16 @@ const send = createRoute({
   summary: "Send a message (charges MESSAGE_COST credits, atomically)",
   description:
     "The charge, the ledger row and the message (with its `seq`) are one atomic write. A retry with the same " +
-    "`client_message_id` returns the original message with 200 and charges nothing, whatever the retry's body. " +
-    "`content` is trimmed and must then be 1-4000 characters (Unicode code points).",
+    "`client_message_id` returns the original message with 200 and charges nothing (also when the sender is " +
+    "rate-limited, and when retries race). The same `client_message_id` with another `receiver_id` or `content` " +
+    "(compared after trimming) is not a retry: 409 `conflict`, nothing written or charged, with " +
+    "`details.conflicting_fields` and the original's `message_id`. Other fields are not compared (a retry may carry " +
+    "fresh metadata). `content` is trimmed and must then be 1-4000 characters (Unicode code points).",
   request: { body: jsonBody(SendMessageBody) },
   responses: {
     201: jsonOf(Message, "Sent"),
     200: jsonOf(Message, "A retry of an earlier send with the same client_message_id: the original message"),
-    ...errors(...BODY_ERRORS, "insufficient_credits", "rate_limited"),
+    ...errors(...BODY_ERRORS, "insufficient_credits", "conflict", "rate_limited"),
   },
 });
 

@@ -3,11 +3,15 @@ import type { AppEnv } from "../env";
 import { AppError, type ErrorCode, STATUS } from "../errors";
 import { ErrorBody } from "../schemas/common";
 
-/** Zod issues → the contract's per-field `details`: `{ "attachments.0.url": ["must be an https URL"] }`. */
+/**
+ * Zod issues → the contract's per-field `details`: `{ "attachments.0.url": ["must be an https URL"] }`.
+ * Field names come from the client (`constructor`, `__proto__`, `toString` are plain keys to them), so
+ * they are collected in a Map: a plain object would read, or even replace, its prototype's members.
+ */
 export function validationError(error: z.ZodError, target?: string): AppError {
-  const details: Record<string, string[]> = {};
+  const details = new Map<string, string[]>();
   const add = (path: string, message: string) => {
-    details[path] = [...(details[path] ?? []), message];
+    details.set(path, [...(details.get(path) ?? []), message]);
   };
   for (const issue of error.issues) {
     const base = issue.path.map(String).join(".");
@@ -17,7 +21,8 @@ export function validationError(error: z.ZodError, target?: string): AppError {
       add(base || target || "body", issue.message);
     }
   }
-  return new AppError("validation_failed", "The request is not valid", details);
+  // fromEntries defines own properties, so even `__proto__` ends up as a plain key of the body.
+  return new AppError("validation_failed", "The request is not valid", Object.fromEntries(details));
 }
 
 /** Every router shares the one validation hook, so every 400 has the same shape. */
@@ -51,6 +56,8 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   upgrade_required: "Not a WebSocket upgrade (`upgrade_required`)",
   rate_limited: "Too many requests (`rate_limited`, see `Retry-After`)",
   internal: "Unexpected failure (`internal`); nothing leaks",
+  service_unavailable:
+    "The identity provider's keys could not be fetched and none are cached (`service_unavailable`, see `Retry-After`); only with JWT_JWKS_URL",
 };
 
 /** What every route that reads a JSON body may also answer. */
@@ -60,7 +67,7 @@ const responsesOf = (codes: ErrorCode[]) =>
   Object.fromEntries([...new Set<ErrorCode>([...codes, "internal"])].map((code) => [STATUS[code], jsonOf(ErrorBody, ERROR_TEXT[code])]));
 
 /** Error responses for an authenticated route's OpenAPI entry, all with the one error body. */
-export const errors = (...codes: ErrorCode[]) => responsesOf(["unauthorized", ...codes]);
+export const errors = (...codes: ErrorCode[]) => responsesOf(["unauthorized", "service_unavailable", ...codes]);
 
 /** The same for the few routes without authentication. */
 export const publicErrors = (...codes: ErrorCode[]) => responsesOf(codes);

@@ -38,7 +38,10 @@ export const SearchResult = z
   .object({ messages: z.array(AdminMessage), total: z.number().int(), page: z.number().int(), limit: z.number().int() })
   .openapi("SearchResult");
 
-export const ExportQuery = MessageFilters.extend({ format: z.enum(["csv", "ndjson"]).optional().default("csv") });
+export const ExportQuery = MessageFilters.extend({
+  format: z.enum(["csv", "ndjson"]).optional().default("csv"),
+  cursor: Cursor.optional().openapi({ description: "Where this part starts: the `X-Export-Next-Cursor` of the previous part" }),
+});
 
 export const ConversationParams = z.object({
   user1_id: UserId.openapi({ param: { name: "user1_id", in: "path" } }),

@@ -40,16 +40,30 @@ export const QueryBool = z
 /** A date (`2026-11-01`) or a date-time with offset; normalized to UTC. */
 const dateOrDateTime = z.union([z.iso.date(), z.iso.datetime({ offset: true })]);
 
+/** The span stored timestamps can have: four-digit years, so that ISO strings sort as text. */
+export const EARLIEST = "0000-01-01T00:00:00.000Z";
+export const LATEST = "9999-12-31T23:59:59.999Z";
+
+/**
+ * The bound in UTC, as stored timestamps are written. An offset can carry a bound past year 9999 or
+ * before year 0 (`9999-12-31T23:59:59-23:59` is in year 10000), and `toISOString()` would then write a
+ * six-digit year (`+010000-…`) that sorts before every real timestamp, silently inverting a range.
+ * Such a bound is clamped to the span instead: it selects exactly the same rows.
+ */
+function utcBound(value: string): string {
+  const ms = Date.parse(value);
+  if (ms > Date.parse(LATEST)) return LATEST;
+  if (ms < Date.parse(EARLIEST)) return EARLIEST;
+  return new Date(ms).toISOString();
+}
+
+const BOUND_TEXT =
+  "Inclusive. A date or a date-time with an offset, compared in UTC; a bound an offset puts after 9999-12-31T23:59:59.999Z or before 0000-01-01T00:00:00.000Z is clamped to it.";
+
 /** Inclusive lower bound. */
-export const FromBound = dateOrDateTime
-  .transform((v) => new Date(v).toISOString())
-  .openapi({ type: "string", description: "Inclusive: a date (`2026-11-01`) or a date-time with offset", example: "2026-11-01" });
+export const FromBound = dateOrDateTime.transform(utcBound).openapi({ type: "string", description: BOUND_TEXT, example: "2026-11-01" });
 
 /** Inclusive upper bound; a bare date covers that whole day. */
 export const ToBound = dateOrDateTime
-  .transform((v) => (v.length === 10 ? `${v}T23:59:59.999Z` : new Date(v).toISOString()))
-  .openapi({
-    type: "string",
-    description: "Inclusive: a date (`2026-11-30`, the whole day) or a date-time with offset",
-    example: "2026-11-30T23:59:59.999Z",
-  });
+  .transform((v) => (v.length === 10 ? `${v}T23:59:59.999Z` : utcBound(v)))
+  .openapi({ type: "string", description: `${BOUND_TEXT} A bare date covers that whole day.`, example: "2026-11-30T23:59:59.999Z" });

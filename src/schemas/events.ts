@@ -13,6 +13,9 @@ export const ClientEvent = z.discriminatedUnion("type", [
 ]);
 export type ClientEvent = z.infer<typeof ClientEvent>;
 
+/** One conversation as an inbox socket's `sync` lists it: enough to tell what the client is missing. */
+export type InboxConversation = { partner_id: string; last_seq: number; unread_count: number };
+
 /** Server → client events, exactly as the contract names them (plus `sync`, `resync`, `pong`, `message.moderated`). */
 export type ServerEvent =
   | { type: "message.new"; message: Message }
@@ -29,6 +32,7 @@ export type ServerEvent =
   | { type: "presence"; user_id: string; online: boolean }
   | { type: "unread"; unread_count: number }
   | { type: "sync"; last_seq: number }
+  | { type: "sync"; conversations: InboxConversation[]; unread_count: number; has_more: boolean }
   | { type: "resync"; reason: string; last_seq: number }
   | { type: "error"; code: string; message: string }
   | { type: "pong" };

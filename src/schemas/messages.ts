@@ -26,10 +26,17 @@ export const Attachment = z
 
 const METADATA_MAX_BYTES = 2048;
 
+const isJsonObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Client data, kept verbatim. Not `z.record`: it drops a `__proto__` key (so the assignment cannot
+ * replace the prototype of the object it builds), which would silently lose what the client stored.
+ * JSON.parse gave us own properties already, and nothing here copies them by assignment.
+ */
 export const Metadata = z
-  .record(z.string(), z.unknown())
+  .custom<Record<string, unknown>>(isJsonObject, "must be a JSON object")
   .refine((m) => new TextEncoder().encode(JSON.stringify(m)).length <= METADATA_MAX_BYTES, "must be at most 2 KiB of JSON")
-  .openapi({ description: "Client data, at most 2 KiB of JSON" });
+  .openapi({ type: "object", additionalProperties: true, description: "Client data, at most 2 KiB of JSON, stored as sent" });
 
 export const SendMessageBody = z
   .strictObject({

@@ -44,6 +44,26 @@ async function enforceSendRate(env: Env, userId: string): Promise<void> {
   }
 }
 
+/**
+ * A send whose `client_message_id` is already taken: a true retry gets the original (200, no charge);
+ * the same id with another receiver or content is a client bug that must not swallow a new message.
+ * Only what the contract names is compared: a retry may legitimately carry fresh metadata.
+ */
+function replayOf(original: MessageRow, body: SendMessageBody): { message: MessageRow; replayed: true } {
+  const differs = [
+    ...(original.receiverId !== body.receiver_id ? ["receiver_id"] : []),
+    ...(original.content !== body.content ? ["content"] : []),
+  ];
+  if (differs.length) {
+    throw new AppError("conflict", "This client_message_id was already used for another message", {
+      client_message_id: [`already used for a message with another ${differs.join(" and ")}`],
+      conflicting_fields: differs,
+      message_id: original.id,
+    });
+  }
+  return { message: original, replayed: true };
+}
+
 export async function sendMessage(
   { db, env }: Deps,
   senderId: string,
@@ -55,7 +75,7 @@ export async function sendMessage(
   } catch (err) {
     // A retry of a message already stored writes nothing: it gets its original (200) even at the limit.
     const original = body.client_message_id ? await findByClientId(db, senderId, body.client_message_id) : undefined;
-    if (original) return { message: original, replayed: true };
+    if (original) return replayOf(original, body);
     throw err;
   }
   const cost = messageCostOf(env);
@@ -85,10 +105,11 @@ export async function sendMessage(
     case "insufficient":
       throw new AppError("insufficient_credits", `Sending a message costs ${cost} credit(s)`, { required: cost });
     case "duplicate": {
-      // Exactly-once: the retry (or the loser of a race) gets the original, uncharged.
+      // Exactly-once: the retry (or the loser of a race) gets the original, uncharged; a conflict gets 409.
       const original = await findByClientId(db, senderId, body.client_message_id ?? "");
-      if (!original) throw new Error("duplicate client_message_id without an original row");
-      return { message: original, replayed: true };
+      // Hard-deleted between our insert and this read: the id is free again, so a retry will go through.
+      if (!original) throw new AppError("conflict", "The message with this client_message_id was just removed; send again");
+      return replayOf(original, body);
     }
   }
 }

@@ -1,13 +1,16 @@
-import { type ExportCursor, exportPage, type Filters, searchCount, searchPage } from "../db/admin-messages";
+import { z } from "@hono/zod-openapi";
+import { type ExportCursor, exportBoundary, exportPage, type Filters, searchCount, searchPage } from "../db/admin-messages";
 import type { Db } from "../db/client";
 import type { MessageRow } from "../db/schema";
 import { AppError } from "../errors";
+import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { logError } from "../lib/log";
+import { nowIso } from "../lib/time";
 import type { MessageFilters } from "../schemas/admin";
 import { toAdminMessageView } from "./views";
 
 export const SEARCH_CONTENT_CHARS = 200;
-const EXPORT_PAGE_ROWS = 500;
+export const EXPORT_PAGE_ROWS = 500;
 
 /**
  * Words → an FTS5 query that cannot be malformed: each word is quoted (so `AND`, `(`, `-`, `:`
@@ -113,14 +116,39 @@ function csvLine(m: MessageRow): string {
 
 const ndjsonLine = (m: MessageRow) => `${JSON.stringify(toAdminMessageView(m))}\n`;
 
+const PartCursor = z.object({ c: z.string().min(1), k: z.number().int() });
+
+/** One part of an export: the rows after `after` up to and including `until` (or to the end). */
+export type ExportPart = { filters: Filters; after?: ExportCursor; until?: ExportCursor; next: string | null };
+
 /**
- * The export as a stream of keyset pages: each `pull` reads the next page only when the client
- * has taken the previous one, so memory stays at one page whatever the size of the result.
+ * A Worker invocation may run only so many D1 queries (1 000 on Paid, 50 on Free), and an export that
+ * hit that limit mid-stream would end looking complete. So an export is cut into parts of at most
+ * `maxQueries` queries (one boundary query, then pages), and where a part ends is known BEFORE
+ * streaming: the response names the next part's cursor in its headers, or none when it is the last.
+ * Parts follow one keyset order, so across them every row comes exactly once.
  */
-export function exportStream(db: Db, q: MessageFilters, format: "csv" | "ndjson"): ReadableStream<Uint8Array> {
+export async function planExport(db: Db, q: MessageFilters, cursor: string | undefined, maxQueries: number): Promise<ExportPart> {
   const filters = filtersOf(q);
+  const start = cursor ? decodeCursor(cursor, PartCursor, "cursor") : undefined;
+  const after = start && { createdAt: start.c, pk: start.k };
+  // An export covers what existed when it began: rows sent meanwhile would push the first part's rows
+  // past its planned end (later parts start below that end, so they hold only older rows anyway).
+  if (!after) filters.to = filters.to && filters.to < nowIso() ? filters.to : nowIso();
+  const [last, beyond] = await guardFts(() => exportBoundary(db, filters, after, (maxQueries - 1) * EXPORT_PAGE_ROWS));
+  // Fewer rows than the budget holds: the pages end by themselves (a short page).
+  if (!last) return { filters, after, next: null };
+  return { filters, after, until: last, next: beyond ? encodeCursor({ c: last.createdAt, k: last.pk }) : null };
+}
+
+/**
+ * One export part as a stream of keyset pages: each `pull` reads the next page only when the client
+ * has taken the previous one, so memory stays at one page whatever the size of the result. Every part
+ * starts with the CSV header, so each is a file of its own.
+ */
+export function exportStream(db: Db, part: ExportPart, format: "csv" | "ndjson"): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
-  let after: ExportCursor | undefined;
+  let after = part.after;
   let headerSent = format !== "csv";
   return new ReadableStream<Uint8Array>(
     {
@@ -131,14 +159,17 @@ export function exportStream(db: Db, q: MessageFilters, format: "csv" | "ndjson"
           return;
         }
         try {
-          const rows = await exportPage(db, filters, after, EXPORT_PAGE_ROWS);
+          const rows = await exportPage(db, part.filters, { after, until: part.until }, EXPORT_PAGE_ROWS);
           const last = rows.at(-1);
           if (last) {
             after = { createdAt: last.createdAt, pk: last.pk };
             controller.enqueue(encoder.encode(rows.map(format === "csv" ? csvLine : ndjsonLine).join("")));
           }
-          if (rows.length < EXPORT_PAGE_ROWS) controller.close();
+          // The part's last row is out (no query to learn that nothing follows), or the rows ran out.
+          const reachedEnd = last !== undefined && last.pk === part.until?.pk && last.createdAt === part.until.createdAt;
+          if (reachedEnd || rows.length < EXPORT_PAGE_ROWS) controller.close();
         } catch (err) {
+          // The stream fails (the client sees an aborted body, never a short file that looks whole).
           logError("export.page_failed", err, { after });
           controller.error(err);
         }

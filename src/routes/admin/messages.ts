@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import { exportMaxQueriesOf } from "../../config";
 import { noBody } from "../../middleware/body";
 import { requirePermission } from "../../middleware/permissions";
 import {
@@ -17,10 +18,17 @@ import {
 } from "../../schemas/admin";
 import { overview } from "../../services/analytics";
 import { adminConversation, hardDeleteMessage, moderateMessage } from "../../services/moderation";
-import { exportStream, searchMessages } from "../../services/search";
+import { exportStream, planExport, searchMessages } from "../../services/search";
 import { BODY_ERRORS, bearer, createRouter, errors, jsonBody, jsonOf } from "../openapi";
 
 const tags = ["admin"];
+
+/** The same export request, starting at `cursor` (a path and query: relative to this origin). */
+function nextPartUrl(current: string, cursor: string): string {
+  const url = new URL(current);
+  url.searchParams.set("cursor", cursor);
+  return `${url.pathname}${url.search}`;
+}
 const messageTarget = (p: Record<string, string>) => ({ targetType: "message", targetId: p.message_id });
 
 const search = createRoute({
@@ -92,12 +100,20 @@ const exportRoute = createRoute({
   summary: "Export messages as CSV or NDJSON, streamed (analytics.export)",
   description:
     "Takes the search filters. Streams keyset pages, so any size exports in constant memory. CSV follows RFC 4180 (CRLF, quoted " +
-    "fields); cells a spreadsheet would run as a formula get a leading apostrophe. Full content, deleted only with `include_deleted`.",
+    "fields); cells a spreadsheet would run as a formula get a leading apostrophe. Full content, deleted only with `include_deleted`. " +
+    "A long export comes in parts (each response runs at most EXPORT_MAX_QUERIES database queries): a part that is not the last " +
+    'carries `X-Export-Next-Cursor` and `Link: <…&cursor=…>; rel="next"`, decided before the first byte; request it with the same ' +
+    "filters and `cursor`. Across the parts every row comes exactly once; each CSV part starts with the header row. " +
+    "No such header: this is the last part. A part that fails midway ends as an aborted body, never as a short file.",
   middleware: [requirePermission("analytics.export", "messages.export")] as const,
   request: { query: ExportQuery },
   responses: {
     200: {
-      description: "The file, as an attachment",
+      description: "The file (one part of it), as an attachment",
+      headers: {
+        "X-Export-Next-Cursor": { description: "Present when more rows follow: pass it as `cursor`", schema: { type: "string" } },
+        Link: { description: 'The next part\'s URL, `rel="next"`, when more rows follow', schema: { type: "string" } },
+      },
       content: { "text/csv": { schema: { type: "string" } }, "application/x-ndjson": { schema: { type: "string" } } },
     },
     ...errors("validation_failed", "forbidden", "rate_limited"),
@@ -131,13 +147,14 @@ export const adminMessageRoutes = createRouter()
   })
   .openapi(stats, async (c) => c.json(await overview(c.var.db, c.req.valid("query")), 200))
   .openapi(exportRoute, async (c) => {
-    const { format, ...filters } = c.req.valid("query");
-    const body = exportStream(c.var.db, filters, format);
+    const { format, cursor, ...filters } = c.req.valid("query");
+    const part = await planExport(c.var.db, filters, cursor, exportMaxQueriesOf(c.env));
     const stamp = new Date().toISOString().replaceAll(/[-:]/g, "").slice(0, 15);
-    return c.body(body, 200, {
+    return c.body(exportStream(c.var.db, part, format), 200, {
       "Content-Type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
       "Content-Disposition": `attachment; filename="pairly-messages-${stamp}Z.${format === "csv" ? "csv" : "ndjson"}"`,
       "Cache-Control": "no-store",
+      ...(part.next && { "X-Export-Next-Cursor": part.next, Link: `<${nextPartUrl(c.req.url, part.next)}>; rel="next"` }),
     });
   })
   .openapi(hardDelete, async (c) => {
