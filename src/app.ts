@@ -18,6 +18,7 @@ import { devRoutes } from "./routes/dev";
 import { healthRoutes } from "./routes/health";
 import { messageRoutes } from "./routes/messages";
 import { validationError } from "./routes/openapi";
+import { pushRoutes } from "./routes/push";
 import { realtimeRoutes } from "./routes/realtime";
 import { webRoutes } from "./routes/web";
 
@@ -71,6 +72,7 @@ export function createApp() {
   app.route("/api/v2/messages", conversationRoutes);
   app.route("/api/v2/messages", realtimeRoutes);
   app.route("/api/v2/credits", creditRoutes);
+  app.route("/api/v2/push", pushRoutes);
   app.route("/api/admin", adminRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });

@@ -1,6 +1,7 @@
 import { app } from "./app";
+import { pushQueue } from "./queues/push";
 
 export { ConversationRoom } from "./durable-objects/conversation-room";
 export { Inbox } from "./durable-objects/inbox";
 
-export default { fetch: app.fetch } satisfies ExportedHandler<Env>;
+export default { fetch: app.fetch, queue: pushQueue } satisfies ExportedHandler<Env>;
