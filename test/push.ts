@@ -173,9 +173,20 @@ export async function consume(testEnv: Env, jobs: PushJob[], attempts = 1, queue
     queue,
     jobs.map((body, i) => ({ id: ids[i] ?? "", timestamp: Date.now(), attempts, body })),
   );
+  // getQueueResult (vitest-plugin 1.5.0) reports that a message was retried but drops the delay it was
+  // given, so the delay is recorded here on the way through.
+  const delays = new Map<string, number | undefined>();
+  for (const m of batch.messages) {
+    const retry = m.retry.bind(m);
+    m.retry = (options?: QueueRetryOptions) => {
+      delays.set(m.id, options?.delaySeconds);
+      retry(options);
+    };
+  }
   const ctx = createExecutionContext();
   const handler = worker.queue as ExportedHandlerQueueHandler<Env>;
   await handler(batch as MessageBatch<unknown>, testEnv, ctx);
   const result = await getQueueResult(batch, ctx);
-  return { ids, acked: result.explicitAcks, retried: result.retryMessages };
+  const retried = result.retryMessages.map((r) => ({ msgId: r.msgId, delaySeconds: delays.get(r.msgId) }));
+  return { ids, acked: result.explicitAcks, retried };
 }

@@ -12,12 +12,6 @@ export type NewSubscription = typeof pushSubscriptions.$inferInsert;
  */
 export async function upsertSubscription(db: Db, s: NewSubscription, limit: number): Promise<PushSubscriptionRow> {
   const movesHands = sql`${pushSubscriptions.userId} <> excluded.user_id`;
-  const keepers = db
-    .select({ endpoint: pushSubscriptions.endpoint })
-    .from(pushSubscriptions)
-    .where(and(eq(pushSubscriptions.userId, s.userId), ne(pushSubscriptions.endpoint, s.endpoint)))
-    .orderBy(desc(pushSubscriptions.lastSeenAt), desc(pushSubscriptions.endpoint))
-    .limit(limit - 1);
   const [stored] = await db.batch([
     db
       .insert(pushSubscriptions)
@@ -36,20 +30,24 @@ export async function upsertSubscription(db: Db, s: NewSubscription, limit: numb
         },
       })
       .returning(),
-    db
-      .delete(pushSubscriptions)
-      .where(
-        and(
-          eq(pushSubscriptions.userId, s.userId),
-          ne(pushSubscriptions.endpoint, s.endpoint),
-          sql`${pushSubscriptions.endpoint} NOT IN ${keepers}`,
-        ),
-      ),
+    evictionQuery(db, s.userId, s.endpoint, limit),
   ]);
   const row = stored[0];
   if (!row) throw new Error("push subscription upsert returned no row");
   return row;
 }
+
+/** Removes the user's subscriptions beyond `limit`, least recently seen first, never `keep` (the one just posted). */
+export const evictionQuery = (db: Db, userId: string, keep: string, limit: number) => {
+  const others = and(eq(pushSubscriptions.userId, userId), ne(pushSubscriptions.endpoint, keep));
+  const newest = db
+    .select({ endpoint: pushSubscriptions.endpoint })
+    .from(pushSubscriptions)
+    .where(others)
+    .orderBy(desc(pushSubscriptions.lastSeenAt), desc(pushSubscriptions.endpoint))
+    .limit(limit - 1);
+  return db.delete(pushSubscriptions).where(and(others, sql`${pushSubscriptions.endpoint} NOT IN ${newest}`));
+};
 
 /** Only the caller's own subscription; true when one was removed. */
 export async function deleteSubscription(db: Db, userId: string, endpoint: string): Promise<boolean> {
