@@ -64,7 +64,7 @@ describe("POST /api/v2/push/subscriptions", () => {
     expect(await json(again)).toEqual(created);
     const refreshed = await rowOf(device.endpoint);
     expect(refreshed).toMatchObject({ id: stored?.id, user_id: bob, p256dh: rotated.keys.p256dh, auth: rotated.keys.auth });
-    expect(refreshed?.last_seen_at >= (stored?.last_seen_at ?? "")).toBe(true);
+    expect((refreshed?.last_seen_at ?? "") >= (stored?.last_seen_at ?? "")).toBe(true);
     expect(await subscriptionCount(bob)).toBe(1);
   });
 

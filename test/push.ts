@@ -17,7 +17,7 @@ export const PUSH_QUEUE = "pairly-push";
 export const pushServiceUrl = () => inject("pushServiceUrl");
 
 export type Answer = { status: number; headers?: Record<string, string> };
-export type Received = { method: string; path: string; headers: Record<string, string>; body: string };
+export type Received = { method: string; path: string; headers: Record<string, string>; body: string; at: number };
 
 export type Device = {
   endpoint: string;

@@ -5,7 +5,7 @@
  *
  *   POST /push/<box>             a push; answered from the box's script (default 201)
  *   PUT  /__script/<box>         {"responses": [{"status", "headers"?}], "then"?: {"status", "headers"?}}
- *   GET  /__requests/<box>       [{"method", "path", "headers", "body"}] (body base64), oldest first
+ *   GET  /__requests/<box>       [{"method", "path", "headers", "body", "at"}] (body base64, at in ms), oldest first
  */
 import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,7 +13,7 @@ import type { TestProject } from "vitest/node";
 
 type Answer = { status: number; headers?: Record<string, string> };
 type Script = { responses: Answer[]; then: Answer };
-type Recorded = { method: string; path: string; headers: IncomingMessage["headers"]; body: string };
+type Recorded = { method: string; path: string; headers: IncomingMessage["headers"]; body: string; at: number };
 
 const CREATED: Answer = { status: 201 };
 
@@ -39,7 +39,7 @@ export default async function setup(project: TestProject) {
     if (area === "push" && req.method === "POST") {
       received.set(box, [
         ...(received.get(box) ?? []),
-        { method: req.method, path: url.pathname, headers: req.headers, body: body.toString("base64") },
+        { method: req.method, path: url.pathname, headers: req.headers, body: body.toString("base64"), at: Date.now() },
       ]);
       const script = scripts.get(box);
       return answer(script?.responses.shift() ?? script?.then ?? CREATED);
