@@ -36,3 +36,9 @@ export function ensureVapidKeys(path = `${ROOT}.dev.vars`): boolean {
   );
   return true;
 }
+
+// `npx node src/cli/vapid-keys.ts` prints a fresh pair, e.g. for `wrangler secret put` in production.
+if (import.meta.main) {
+  const { publicKey, privateKey } = vapidKeyPair();
+  console.log(`VAPID_PUBLIC_KEY=${publicKey}\nVAPID_PRIVATE_KEY=${privateKey}`);
+}
