@@ -71,6 +71,7 @@ export async function importVapid(publicKey: string, privateKey: string, subject
   };
   let signingKey: CryptoKey;
   try {
+    // Web Crypto refuses a JWK whose private scalar does not match its point (test/push.lib.test.ts).
     signingKey = (await importJWK(jwk, "ES256")) as CryptoKey;
   } catch {
     throw new Error("VAPID_PRIVATE_KEY does not belong to VAPID_PUBLIC_KEY");
