@@ -1,8 +1,11 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { vapidKeyPair } from "./src/cli/vapid-keys.ts";
+
+const vapid = vapidKeyPair();
 
 // Tests run inside workerd: the real Worker, real local D1 (migrations applied by test/setup.ts),
-// real Durable Objects and WebSockets. Storage is isolated per test file.
+// real Durable Objects, WebSockets and Queues. Storage is isolated per test file.
 export default defineConfig(async () => ({
   plugins: [
     cloudflareTest({
@@ -19,12 +22,22 @@ export default defineConfig(async () => ({
           DEV_AUTH: "true",
           // test/hostile.fuzz.test.ts replays a run with this seed (a fresh one, printed, when empty).
           FUZZ_SEED: process.env.FUZZ_SEED ?? "",
+          VAPID_PUBLIC_KEY: vapid.publicKey,
+          VAPID_PRIVATE_KEY: vapid.privateKey,
+          VAPID_SUBJECT: "mailto:push-tests@pairly.test",
+          // Push jobs from sends wait an hour, so the real consumer never races the tests that drive it
+          // themselves (test/push.delivery.test.ts); test/push.queue.test.ts sends with 0.
+          PUSH_COALESCE_SECONDS: "3600",
         },
+        // Fewer retries than production, so the dead-letter path runs in seconds.
+        queueConsumers: { "pairly-push": { maxBatchTimeout: 1, maxRetries: 2, deadLetterQueue: "pairly-push-dlq" } },
       },
     }),
   ],
   test: {
     setupFiles: ["./test/setup.ts"],
+    // The push service stand-in (Node): tests reach it at inject("pushServiceUrl").
+    globalSetup: ["./test/push-service/server.ts"],
     include: ["test/**/*.test.ts"],
     // test/browser runs in Node against wrangler dev (npm run test:browser), not inside workerd.
     exclude: ["test/browser/**", "node_modules/**"],

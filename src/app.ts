@@ -20,6 +20,7 @@ import { healthRoutes } from "./routes/health";
 import { messageRoutes } from "./routes/messages";
 import { createRouter, validationError } from "./routes/openapi";
 import { openApiDocument } from "./routes/openapi-document";
+import { pushRoutes } from "./routes/push";
 import { realtimeRoutes } from "./routes/realtime";
 import { webRoutes } from "./routes/web";
 
@@ -62,7 +63,8 @@ function userApi() {
     .route("/messages", messageRoutes)
     .route("/messages", conversationRoutes)
     .route("/messages", realtimeRoutes)
-    .route("/credits", creditRoutes);
+    .route("/credits", creditRoutes)
+    .route("/push", pushRoutes);
 }
 
 /**

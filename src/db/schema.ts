@@ -227,6 +227,46 @@ export const auditSeals = sqliteTable(
   (t) => [uniqueIndex("audit_seals_prev_hash_unique").on(t.prevHash)],
 );
 
+/**
+ * Web Push subscriptions (issue 14): one row per browser or device. The endpoint is the device, so it
+ * is the key: the same endpoint posted by another user moves to them (the device changed hands).
+ */
+export const pushSubscriptions = sqliteTable(
+  "push_subscriptions",
+  {
+    endpoint: text("endpoint").primaryKey(),
+    /** New whenever the endpoint changes hands: created (201) vs. refreshed (200), and what jobs and logs name. */
+    id: text("id").notNull(),
+    userId: text("user_id").notNull(),
+    /** base64url, as the browser gives them: the 65-byte P-256 point and the 16-byte auth secret. */
+    p256dh: text("p256dh").notNull(),
+    auth: text("auth").notNull(),
+    /** The browser's `expirationTime`, when it gave one; an expired subscription gets no push. */
+    expiresAt: text("expires_at"),
+    createdAt: text("created_at").notNull(),
+    /** When the device last posted it; a user's 21st subscription evicts the one least recently seen. */
+    lastSeenAt: text("last_seen_at").notNull(),
+  },
+  (t) => [uniqueIndex("push_subscriptions_id_unique").on(t.id), index("push_subscriptions_user_seen_idx").on(t.userId, t.lastSeenAt)],
+);
+
+/**
+ * Per receiver and conversation, the newest seq whose push fanned out. Claimed by a guarded write
+ * (`seq` only grows), so a job the queue delivers twice pushes once; `prev_seq` lets a failed fan-out
+ * hand its claim back.
+ */
+export const pushState = sqliteTable(
+  "push_state",
+  {
+    receiverId: text("receiver_id").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    seq: integer("seq").notNull(),
+    prevSeq: integer("prev_seq").notNull(),
+    updatedAt: text("updated_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.receiverId, t.conversationId] })],
+);
+
 export type Attachment = { url: string; mime_type: string; size_bytes: number; name?: string };
 export type MessageRow = typeof messages.$inferSelect;
 export type NewMessageRow = typeof messages.$inferInsert;
@@ -240,3 +280,4 @@ export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 export type ModerationStatus = (typeof MODERATION_STATUSES)[number];
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 export type Severity = (typeof SEVERITIES)[number];
+export type PushSubscriptionRow = typeof pushSubscriptions.$inferSelect;

@@ -181,10 +181,14 @@ export class ConversationRoom extends DurableObject<Env> {
     sendEvent(ws, { type: "sync", last_seq: lastSeq });
   }
 
-  /** RPC from the Worker after a D1 commit, so sockets never see uncommitted state. */
-  async publish(conversationId: string, events: RoomEvent[]): Promise<void> {
+  /**
+   * RPC from the Worker after a D1 commit, so sockets never see uncommitted state. Answers who has a
+   * live socket here once the events are out (a receiver without one may get a push).
+   */
+  async publish(conversationId: string, events: RoomEvent[]): Promise<{ connected: string[] }> {
     this.remember(conversationId);
     for (const event of events) await this.apply(event);
+    return { connected: [...new Set(this.sockets().map((ws) => metaOf(ws).userId))] };
   }
 
   private async apply(event: RoomEvent): Promise<void> {

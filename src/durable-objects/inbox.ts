@@ -94,13 +94,14 @@ export class Inbox extends DurableObject<Env> {
     for (const s of this.sockets()) sendEvent(s, { type: "unread", unread_count: count });
   }
 
-  /** RPC: a message was committed in one of this user's conversations. */
-  async newMessage(m: MessageRow): Promise<void> {
+  /** RPC: a message was committed in one of this user's conversations. True when a live socket got it. */
+  async newMessage(m: MessageRow): Promise<boolean> {
     const sockets = this.sockets();
-    if (sockets.length === 0) return;
+    if (sockets.length === 0) return false;
     const owner = metaOf(sockets[0] as WebSocket).userId;
     for (const ws of sockets) sendEvent(ws, toEventView("message.new", m, owner));
     if (m.receiverId === owner) await this.refreshUnread();
+    return true;
   }
 
   /** RPC: messages of this user's were deleted or moderated (list previews change), and/or the count moved. */

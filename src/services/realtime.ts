@@ -2,6 +2,7 @@ import { waitUntil } from "cloudflare:workers";
 import type { MessageRow } from "../db/schema";
 import { logError } from "../lib/log";
 import type { RoomEvent } from "../schemas/events";
+import { notifyOffline } from "./push";
 
 export const roomOf = (env: Env, conversationId: string) => env.CONVERSATION_ROOM.getByName(conversationId);
 export const inboxOf = (env: Env, userId: string) => env.INBOX.getByName(userId);
@@ -11,10 +12,12 @@ export const inboxOf = (env: Env, userId: string) => env.INBOX.getByName(userId)
  * swallowed: clients catch up through `since` on their next connection (the room replays from D1).
  * `waitUntil` keeps the fan-out running if the client that made the change hangs up meanwhile.
  */
-async function settle(work: Promise<unknown>[], what: string): Promise<void> {
+async function settle<T extends unknown[]>(work: { [K in keyof T]: Promise<T[K]> }, what: string): Promise<{ [K in keyof T]?: T[K] }> {
   const all = Promise.allSettled(work);
   waitUntil(all);
-  for (const r of await all) if (r.status === "rejected") logError("realtime.publish_failed", r.reason, { what });
+  const results = await all;
+  for (const r of results) if (r.status === "rejected") logError("realtime.publish_failed", r.reason, { what });
+  return results.map((r) => (r.status === "fulfilled" ? r.value : undefined)) as { [K in keyof T]?: T[K] };
 }
 
 /** Inboxes show message lists too: a deletion or a moderation must reach them, not only the room. */
@@ -38,9 +41,13 @@ export async function publish(env: Env, events: RoomEvent[], unreadChangedFor: I
   );
 }
 
-/** A new message: its room, and both participants' inboxes (the sender's other devices, the receiver's count). */
+/**
+ * A new message: its room, and both participants' inboxes (the sender's other devices, the receiver's
+ * count). When neither the room nor the inbox had a live socket of the receiver (or could not say),
+ * a push job is queued: the objects know who is connected, so this costs no D1 read.
+ */
 export async function publishNewMessage(env: Env, m: MessageRow): Promise<void> {
-  await settle(
+  const [room, receiverInbox] = await settle(
     [
       roomOf(env, m.conversationId).publish(m.conversationId, [{ type: "message.new", message: m }]),
       inboxOf(env, m.receiverId).newMessage(m),
@@ -48,4 +55,6 @@ export async function publishNewMessage(env: Env, m: MessageRow): Promise<void> 
     ],
     "message.new",
   );
+  if (room?.connected.includes(m.receiverId) || receiverInbox) return;
+  await settle([notifyOffline(env, m)], "push.enqueue");
 }
