@@ -12,6 +12,7 @@ export default defineConfig(async () => ({
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           JWT_SECRET: "test-secret-0123456789abcdef-0123456789abcdef",
           AUDIT_HMAC_KEY: "test-audit-key-0123456789abcdef-0123456789abcdef",
+          ATTACHMENT_TICKET_KEY: "test-ticket-key-0123456789abcdef-0123456789abcdef",
           JWT_JWKS_URL: "",
           DEV_AUTH: "true",
         },
