@@ -8,10 +8,12 @@ import { corsOriginsOf } from "./config";
 import { dbOf } from "./db/client";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./errors";
+import { isAttachmentUpload, usesDownloadTicket } from "./middleware/attachments";
 import { requireUser } from "./middleware/auth";
 import { limitBody } from "./middleware/body";
 import { requireAdmin } from "./middleware/permissions";
 import { adminRoutes } from "./routes/admin";
+import { attachmentRoutes } from "./routes/attachments";
 import { conversationRoutes } from "./routes/conversations";
 import { creditRoutes } from "./routes/credits";
 import { devRoutes } from "./routes/dev";
@@ -59,10 +61,11 @@ export function createApp() {
   app.use("/api/*", (c, next) => corsFor(c.env.CORS_ORIGINS ?? "*")(c, next));
   app.use(withDb);
   const authenticate = requireUser();
-  app.use("/api/*", async (c, next) => (isPublic(c.req.path) ? next() : authenticate(c, next)));
+  app.use("/api/*", async (c, next) => (isPublic(c.req.path) || usesDownloadTicket(c.req) ? next() : authenticate(c, next)));
   app.use("/api/admin/*", requireAdmin());
-  // Admin routes limit the body themselves, after their permission check (requirePermission).
-  app.use(async (c, next) => (c.req.path.startsWith("/api/admin/") ? next() : limitBody(c, next)));
+  // Admin routes limit the body themselves, after their permission check (requirePermission); an
+  // attachment upload streams up to its type's limit, checked by its own route.
+  app.use(async (c, next) => (c.req.path.startsWith("/api/admin/") || isAttachmentUpload(c.req) ? next() : limitBody(c, next)));
 
   app.route("/", healthRoutes);
   app.route("/", webRoutes);
@@ -71,6 +74,7 @@ export function createApp() {
   app.route("/api/v2/messages", conversationRoutes);
   app.route("/api/v2/messages", realtimeRoutes);
   app.route("/api/v2/credits", creditRoutes);
+  app.route("/api/v2/attachments", attachmentRoutes);
   app.route("/api/admin", adminRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer", bearerFormat: "JWT" });

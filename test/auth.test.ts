@@ -27,6 +27,11 @@ const ROUTES: [string, string][] = [
   ["GET", "/api/admin/audit-logs"],
   ["GET", "/api/admin/audit-logs/verify"],
   ["GET", "/api/admin/admins"],
+  ["POST", "/api/v2/attachments"],
+  ["PUT", "/api/v2/attachments/att_x"],
+  ["GET", "/api/v2/attachments/att_x"],
+  ["POST", "/api/v2/attachments/att_x/ticket"],
+  ["GET", "/api/admin/attachments/att_x"],
 ];
 
 /** An `alg: none` token: the claims, no signature. */

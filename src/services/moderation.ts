@@ -6,6 +6,7 @@ import { AppError, notFound } from "../errors";
 import { conversationIdOf } from "../lib/ids";
 import { nowIso } from "../lib/time";
 import type { ModerateBody } from "../schemas/admin";
+import { deleteAttachmentBytes } from "./attachments";
 import { type AuditScope, commitWithAudit } from "./audit";
 import { conversationPageBySeq, type Page } from "./messages";
 import { publish } from "./realtime";
@@ -54,6 +55,7 @@ export async function hardDeleteMessage(db: Db, env: Env, scope: AuditScope, mes
     };
   });
   if (!deleted) throw notFound("Message not found");
+  await deleteAttachmentBytes(db, env, [deleted]);
   await publish(env, [{ type: "message.deleted", message: deleted }], [deleted.receiverId]);
 }
 

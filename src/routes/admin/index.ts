@@ -1,5 +1,6 @@
 import { createRouter } from "../openapi";
 import { adminAccountRoutes } from "./admins";
+import { adminAttachmentRoutes } from "./attachments";
 import { adminAuditRoutes } from "./audit";
 import { adminCreditRoutes } from "./credits";
 import { adminMessageRoutes } from "./messages";
@@ -9,4 +10,5 @@ export const adminRoutes = createRouter()
   .route("/", adminMessageRoutes)
   .route("/", adminCreditRoutes)
   .route("/", adminAuditRoutes)
-  .route("/", adminAccountRoutes);
+  .route("/", adminAccountRoutes)
+  .route("/", adminAttachmentRoutes);
