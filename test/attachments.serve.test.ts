@@ -243,3 +243,27 @@ describe("tickets: a download URL for <img>/<video>, without an Authorization he
     expect((await json(res)).error.details).toEqual({ viewer: ["unknown field"] });
   });
 });
+
+describe("OpenAPI", () => {
+  it("documents every attachment route, the ticket scheme, and the send's two attachment forms", async () => {
+    const doc = await json(await (await import("./helpers")).call("GET", "/api/openapi.json"));
+    expect(Object.keys(doc.paths["/api/v2/attachments"])).toEqual(["post"]);
+    expect(Object.keys(doc.paths["/api/v2/attachments/{attachment_id}"]).sort()).toEqual(["get", "put"]);
+    expect(Object.keys(doc.paths["/api/v2/attachments/{attachment_id}/ticket"])).toEqual(["post"]);
+    expect(Object.keys(doc.paths["/api/admin/attachments/{attachment_id}"])).toEqual(["get"]);
+    const get = doc.paths["/api/v2/attachments/{attachment_id}"].get;
+    expect(get.security).toEqual([{ bearer: [] }, { ticket: [] }]);
+    expect(Object.keys(get.responses).sort()).toEqual(["200", "206", "400", "401", "404", "416", "500"]);
+    expect(get.parameters.map((p: { name: string }) => p.name).sort()).toEqual(["attachment_id", "ticket"]);
+    const put = doc.paths["/api/v2/attachments/{attachment_id}"].put;
+    expect(Object.keys(put.responses).sort()).toEqual(["200", "400", "401", "404", "409", "413", "415", "500"]);
+    expect(put.requestBody.content["*/*"].schema).toEqual({ type: "string", format: "binary" });
+    expect(doc.components.securitySchemes.ticket).toMatchObject({ type: "apiKey", in: "query", name: "ticket" });
+    expect(doc.components.schemas.SendMessageBody.properties.attachments.items.oneOf).toEqual([
+      { $ref: "#/components/schemas/AttachmentRef" },
+      { $ref: "#/components/schemas/Attachment" },
+    ]);
+    expect(doc.components.schemas.AttachmentRef).toMatchObject({ type: "object", required: ["attachment_id"], additionalProperties: false });
+    expect(doc.components.schemas.StoredAttachment.required.sort()).toEqual(["attachment_id", "mime_type", "name", "size_bytes", "url"]);
+  });
+});

@@ -5,8 +5,10 @@ import type { AppEnv } from "../env";
 import { kindOf } from "../lib/attachment-limits";
 import { ticketOrUser } from "../middleware/attachments";
 import { noBody } from "../middleware/body";
+import { ErrorBody } from "../schemas/common";
 import {
   AttachmentParam,
+  AttachmentRef,
   AttachmentTicket,
   CreateAttachmentBody,
   CreatedAttachment,
@@ -35,7 +37,12 @@ const create = createRoute({
     "10 MiB, video 50 MiB). A type not allowed answers 400, a size over its limit 413. Nothing is charged. `upload_url` is valid until " +
     "`expires_at` (`ATTACHMENT_UPLOAD_TTL_SECONDS`, default 1 hour); an upload never sent with a message is removed after 24 hours.",
   request: { body: jsonBody(CreateAttachmentBody) },
-  responses: { 201: jsonOf(CreatedAttachment, "Announced; PUT the bytes to upload_url"), ...errors(...BODY_ERRORS) },
+  responses: {
+    201: jsonOf(CreatedAttachment, "Announced; PUT the bytes to upload_url"),
+    ...errors(...BODY_ERRORS),
+    400: jsonOf(ErrorBody, "Invalid input, or a type that is not allowed (`validation_failed`, `details.mime_type`)"),
+    413: jsonOf(ErrorBody, "`size_bytes` over the type's limit (`payload_too_large`, `details.max_bytes`), or a body over 64 KiB"),
+  },
 });
 
 const upload = createRoute({
@@ -55,6 +62,10 @@ const upload = createRoute({
   responses: {
     200: jsonOf(UploadedAttachment, "Stored and verified"),
     ...errors("validation_failed", "payload_too_large", "unsupported_media_type", "not_found", "conflict"),
+    400: jsonOf(ErrorBody, "Bytes that differ from the declaration: length, type, no readable dimensions, stalled or broken off (`validation_failed`)"),
+    409: jsonOf(ErrorBody, "Already uploaded, or the upload URL expired (`conflict`)"),
+    413: jsonOf(ErrorBody, "A Content-Length over the type's limit (`payload_too_large`, `details.max_bytes`)"),
+    415: jsonOf(ErrorBody, "A Content-Type other than the declared type (`unsupported_media_type`)"),
   },
 });
 
@@ -150,6 +161,8 @@ export const attachmentRoutes = createRouter()
     return c.json({ attachment_id: id, url: absolute(c, path), expires_at: expiresAt }, 200);
   });
 
+// A send's `attachments` items refer to it by name (see uploadOrLink), so it is registered here.
+attachmentRoutes.openAPIRegistry.register("AttachmentRef", AttachmentRef);
 attachmentRoutes.openAPIRegistry.registerComponent("securitySchemes", "ticket", {
   type: "apiKey",
   in: "query",
