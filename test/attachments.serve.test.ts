@@ -263,7 +263,11 @@ describe("OpenAPI", () => {
       { $ref: "#/components/schemas/AttachmentRef" },
       { $ref: "#/components/schemas/Attachment" },
     ]);
-    expect(doc.components.schemas.AttachmentRef).toMatchObject({ type: "object", required: ["attachment_id"], additionalProperties: false });
+    expect(doc.components.schemas.AttachmentRef).toMatchObject({
+      type: "object",
+      required: ["attachment_id"],
+      additionalProperties: false,
+    });
     expect(doc.components.schemas.StoredAttachment.required.sort()).toEqual(["attachment_id", "mime_type", "name", "size_bytes", "url"]);
   });
 });

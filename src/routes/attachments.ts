@@ -5,7 +5,6 @@ import type { AppEnv } from "../env";
 import { kindOf } from "../lib/attachment-limits";
 import { ticketOrUser } from "../middleware/attachments";
 import { noBody } from "../middleware/body";
-import { ErrorBody } from "../schemas/common";
 import {
   AttachmentParam,
   AttachmentRef,
@@ -15,6 +14,7 @@ import {
   DownloadQuery,
   UploadedAttachment,
 } from "../schemas/attachments";
+import { ErrorBody } from "../schemas/common";
 import { createUpload, type Download, downloadPath, issueTicket, openDownload, storeUpload } from "../services/attachments";
 import { BODY_ERRORS, bearer, createRouter, errors, jsonBody, jsonOf } from "./openapi";
 
@@ -62,7 +62,10 @@ const upload = createRoute({
   responses: {
     200: jsonOf(UploadedAttachment, "Stored and verified"),
     ...errors("validation_failed", "payload_too_large", "unsupported_media_type", "not_found", "conflict"),
-    400: jsonOf(ErrorBody, "Bytes that differ from the declaration: length, type, no readable dimensions, stalled or broken off (`validation_failed`)"),
+    400: jsonOf(
+      ErrorBody,
+      "Bytes that differ from the declaration: length, type, no readable dimensions, stalled or broken off (`validation_failed`)",
+    ),
     409: jsonOf(ErrorBody, "Already uploaded, or the upload URL expired (`conflict`)"),
     413: jsonOf(ErrorBody, "A Content-Length over the type's limit (`payload_too_large`, `details.max_bytes`)"),
     415: jsonOf(ErrorBody, "A Content-Type other than the declared type (`unsupported_media_type`)"),

@@ -83,8 +83,9 @@ export async function createUpload({ db, env }: Deps, uploaderId: string, body: 
     createdAt: now.toISOString(),
     uploadExpiresAt: new Date(now.getTime() + attachmentLimitsOf(env).uploadTtlSeconds * 1000).toISOString(),
   };
-  await insertAttachment(db, row);
-  return { ...row, r2Key: null, width: null, height: null, messageId: null, uploadedAt: null, sentAt: null };
+  const created = await insertAttachment(db, row).returning().get();
+  if (!created) throw new Error("attachment insert returned no row");
+  return created;
 }
 
 export type UploadRequest = { contentType: string | null; contentLength: string | null; body: ReadableStream<Uint8Array> | null };
@@ -188,6 +189,18 @@ export function storedAttachmentOf(row: AttachmentRow): Attachment {
 type SendItem = AttachmentRef | Attachment;
 const isRef = (item: SendItem): item is AttachmentRef => "attachment_id" in item && !("url" in item);
 
+/** Why an upload cannot go with this message (its row as the sender's uploads hold it), or null. */
+function problemOf(
+  row: AttachmentRow | undefined,
+  messageType: MessageType,
+): { field: "attachment_id" | "message_type"; message: string } | null {
+  if (!row || row.state === "deleting") return { field: "attachment_id", message: "not an attachment you uploaded" };
+  if (row.state === "pending") return { field: "attachment_id", message: "has no bytes yet: PUT them to its upload_url first" };
+  const kind = kindOf(row.mimeType);
+  if (kind !== messageType) return { field: "message_type", message: `must be "${kind}" for a ${row.mimeType} attachment` };
+  return null;
+}
+
 /**
  * A send's attachments as the message will store them, and the claim its batch must make. Refs must
  * name uploads of the sender's whose bytes are in, each once, of the message's kind. Whether an
@@ -206,19 +219,19 @@ export async function resolveAttachments(
   const rows = new Map((await uploadsOf(db, senderId, ids)).map((r) => [r.id, r]));
   const details: Record<string, string[]> = {};
   const seen = new Set<string>();
-  const stored = items.map((item, i) => {
-    if (!isRef(item)) return item;
-    const row = rows.get(item.attachment_id);
+  items.forEach((item, i) => {
+    if (!isRef(item)) return;
     const field = `attachments.${i}.attachment_id`;
     if (seen.has(item.attachment_id)) details[field] = ["is listed twice"];
     seen.add(item.attachment_id);
-    if (!row || row.state === "deleting") details[field] = ["not an attachment you uploaded"];
-    else if (row.state === "pending") details[field] = ["has no bytes yet: PUT them to its upload_url first"];
-    else if (kindOf(row.mimeType) !== messageType)
-      details.message_type = [`must be "${kindOf(row.mimeType)}" for a ${row.mimeType} attachment`];
-    return row ? storedAttachmentOf(row) : (item as unknown as Attachment);
+    const problem = problemOf(rows.get(item.attachment_id), messageType);
+    if (problem) details[problem.field === "message_type" ? "message_type" : field] = [problem.message];
   });
   if (Object.keys(details).length) throw invalid("The attachments cannot be sent", details);
+  const stored = items.map((item) => {
+    const row = isRef(item) ? rows.get(item.attachment_id) : undefined;
+    return row ? storedAttachmentOf(row) : (item as Attachment);
+  });
   return { attachments: stored, claim: { ids, uploaderId: senderId, sentAt: now } };
 }
 
