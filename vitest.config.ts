@@ -18,6 +18,7 @@ export default defineConfig(async () => ({
           AUDIT_HMAC_PREVIOUS_KEYS: "{}",
           // Tests seal the audit chain themselves (runDurableObjectAlarm, sealNow): no alarm fires on its own.
           AUDIT_SEAL_DELAY_MS: "600000",
+          ATTACHMENT_TICKET_KEY: "test-ticket-key-0123456789abcdef-0123456789abcdef",
           JWT_JWKS_URL: "",
           DEV_AUTH: "true",
           // test/hostile.fuzz.test.ts replays a run with this seed (a fresh one, printed, when empty).

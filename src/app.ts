@@ -8,10 +8,12 @@ import { corsOriginsOf } from "./config";
 import { dbOf } from "./db/client";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./errors";
+import { isAttachmentUpload, usesDownloadTicket } from "./middleware/attachments";
 import { requireUser } from "./middleware/auth";
 import { limitBody } from "./middleware/body";
 import { requireAdmin } from "./middleware/permissions";
 import { adminRoutes } from "./routes/admin";
+import { attachmentRoutes } from "./routes/attachments";
 import { conversationRoutes } from "./routes/conversations";
 import { creditRoutes } from "./routes/credits";
 import { devRoutes } from "./routes/dev";
@@ -55,16 +57,20 @@ function devApi() {
   return api.route("/", devRoutes);
 }
 
-/** The user API: every route authenticated (by the parent) and every body limited before parsing. */
+/**
+ * The user API: every route authenticated (by the parent) and every body limited before parsing, but
+ * an attachment upload, which streams up to its type's limit and is checked by its own route.
+ */
 function userApi() {
   const api = createRouter();
-  api.use(limitBody);
+  api.use((c, next) => (isAttachmentUpload(c.req) ? next() : limitBody(c, next)));
   return api
     .route("/messages", messageRoutes)
     .route("/messages", conversationRoutes)
     .route("/messages", realtimeRoutes)
     .route("/credits", creditRoutes)
-    .route("/push", pushRoutes);
+    .route("/push", pushRoutes)
+    .route("/attachments", attachmentRoutes);
 }
 
 /**
@@ -81,11 +87,13 @@ function adminApi() {
 /**
  * Everything under /api that is not public. requireUser is this router's first middleware, so it runs
  * before anything else for every path under it, routes or not (a stranger learns nothing but 401), and
- * a route can only be added inside one of the guarded routers below.
+ * a route can only be added inside one of the guarded routers below. The one exception is an
+ * attachment download carrying `?ticket=` (an `<img>` cannot send a header): its route checks the ticket.
  */
 function authenticatedApi() {
   const api = createRouter();
-  api.use(requireUser());
+  const authenticate = requireUser();
+  api.use((c, next) => (usesDownloadTicket(c.req) ? next() : authenticate(c, next)));
   return api.route("/v2", userApi()).route("/admin", adminApi());
 }
 

@@ -14,6 +14,7 @@ export const STATUS = {
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  range_not_satisfiable: 416,
   upgrade_required: 426,
   rate_limited: 429,
   internal: 500,

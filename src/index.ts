@@ -1,8 +1,9 @@
 import { app } from "./app";
 import { pushQueue } from "./queues/push";
+import { scheduled } from "./scheduled";
 
 export { AuditSealer } from "./durable-objects/audit-sealer";
 export { ConversationRoom } from "./durable-objects/conversation-room";
 export { Inbox } from "./durable-objects/inbox";
 
-export default { fetch: app.fetch, queue: pushQueue } satisfies ExportedHandler<Env>;
+export default { fetch: app.fetch, queue: pushQueue, scheduled } satisfies ExportedHandler<Env>;

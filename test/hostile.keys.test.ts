@@ -60,7 +60,7 @@ describe("prototype keys on every route", () => {
     const before = await digestOfTables();
     const audited = await auditRowsBy(admin);
     let adminCalls = 0;
-    for (const op of ops.filter(isWrite)) {
+    for (const op of ops.filter((o) => isWrite(o) && !o.rawBody)) {
       for (const value of ['""', "true", "{}"]) {
         const res = await request(op, fillPath(op.template, realistic), `{"${key}": ${value}}`);
         const where = `${op.method} ${op.template} {"${key}": ${value}}`;

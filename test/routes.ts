@@ -16,6 +16,8 @@ export type Operation = {
   queryParams: string[];
   /** Declares a JSON request body. */
   jsonBody: boolean;
+  /** Takes raw bytes (an attachment upload), not JSON: body keys mean nothing there. */
+  rawBody: boolean;
   /** Under /api/admin: called as an active super admin, one audit row per call. */
   admin: boolean;
   /** Answers without a token (the OpenAPI operation declares no security). */
@@ -27,7 +29,7 @@ export type Operation = {
 type DocOperation = {
   security?: unknown[];
   parameters?: { name: string; in: string }[];
-  requestBody?: unknown;
+  requestBody?: { content?: Record<string, unknown> };
 };
 
 export async function operations(): Promise<Operation[]> {
@@ -43,6 +45,7 @@ export async function operations(): Promise<Operation[]> {
         pathParams: params.filter((p) => p.in === "path").map((p) => p.name),
         queryParams: params.filter((p) => p.in === "query").map((p) => p.name),
         jsonBody: op.requestBody !== undefined,
+        rawBody: op.requestBody !== undefined && !op.requestBody.content?.["application/json"],
         admin: template.startsWith("/api/admin/"),
         public: !op.security?.length,
         socket: template.endsWith("/ws"),

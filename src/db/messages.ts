@@ -1,5 +1,6 @@
 import { and, desc, eq, gt, gte, lt, lte, ne, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
+import { type AttachmentClaim, claimAttachmentStatements, isAttachmentClaimFailure } from "./attachments";
 import type { Db } from "./client";
 import { constraintOf } from "./constraints";
 import {
@@ -29,19 +30,26 @@ const inConversation = (conversationId?: string) => (conversationId ? sql`+${mes
 const RECEIPTABLE = sql.raw(`is_deleted = 0 AND moderation_status <> 'blocked'`);
 
 export type NewMessage = Omit<NewMessageRow, "pk" | "seq" | "creditsTransactionId">;
-export type SendOutcome = { kind: "sent"; message: MessageRow } | { kind: "insufficient" } | { kind: "duplicate" };
+export type SendOutcome =
+  | { kind: "sent"; message: MessageRow }
+  | { kind: "insufficient" }
+  | { kind: "duplicate" }
+  | { kind: "attachment_taken" };
 
 /**
  * Stores a message and takes its charge in ONE D1 batch (D1 runs a batch as a transaction):
  * the conversation's seq counter, the message, the debit, the ledger row and both members' activity.
  * There is no read-then-write in the Worker; the database refuses what must not happen:
  * - UNIQUE (sender_id, client_message_id) rejects a retry before any debit, even at zero balance;
- * - CHECK (balance >= 0) rejects an overdraw, and the whole batch (seq, message, ledger) rolls back.
+ * - CHECK (balance >= 0) rejects an overdraw, and the whole batch (seq, message, ledger) rolls back;
+ * - the attachment claim (after the message, so a retry is still told apart first) fails the batch
+ *   when an upload it names was sent by another message meanwhile.
  */
 export async function insertMessageWithCharge(
   db: Db,
   m: NewMessage,
   charge: { cost: number; transactionId: string },
+  attachmentClaim: AttachmentClaim | null = null,
 ): Promise<SendOutcome> {
   const [low, high] = m.senderId < m.receiverId ? [m.senderId, m.receiverId] : [m.receiverId, m.senderId];
   const charged = charge.cost > 0;
@@ -67,6 +75,7 @@ export async function insertMessageWithCharge(
           creditsTransactionId: charged ? charge.transactionId : null,
         })
         .returning(),
+      ...(attachmentClaim ? claimAttachmentStatements(db, attachmentClaim, m.id) : []),
       db
         .update(creditBalances)
         .set({ balance: sql`${creditBalances.balance} - ${charge.cost}`, updatedAt: now })
@@ -102,6 +111,7 @@ export async function insertMessageWithCharge(
     const hit = constraintOf(err);
     if (hit?.kind === "check" && hit.name === "balance_non_negative") return { kind: "insufficient" };
     if (hit?.kind === "unique" && hit.columns.includes("client_message_id")) return { kind: "duplicate" };
+    if (isAttachmentClaimFailure(hit)) return { kind: "attachment_taken" };
     throw err;
   }
 }

@@ -23,6 +23,8 @@ export const PERMISSIONS = [
 ] as const;
 export const LEDGER_KINDS = ["grant", "message"] as const;
 export const SEVERITIES = ["info", "warning", "critical"] as const;
+/** pending: announced, no bytes yet; uploaded: bytes verified in R2; sent: claimed by one message; deleting: bytes being removed. */
+export const ATTACHMENT_STATES = ["pending", "uploaded", "sent", "deleting"] as const;
 export const AUDIT_OUTCOMES = ["success", "denied", "failed"] as const;
 
 const inList = (column: string, values: readonly string[]) => sql.raw(`${column} IN (${values.map((v) => `'${v}'`).join(", ")})`);
@@ -267,7 +269,58 @@ export const pushState = sqliteTable(
   (t) => [primaryKey({ columns: [t.receiverId, t.conversationId] })],
 );
 
-export type Attachment = { url: string; mime_type: string; size_bytes: number; name?: string };
+/**
+ * Photos, voice notes, videos and files in R2. A row is announced (POST), gets its bytes once (PUT,
+ * verified while streaming), and is claimed by at most one message inside that message's send batch.
+ */
+export const attachments = sqliteTable(
+  "attachments",
+  {
+    id: text("id").primaryKey(),
+    uploaderId: text("uploader_id").notNull(),
+    mimeType: text("mime_type").notNull(),
+    sizeBytes: integer("size_bytes").notNull(),
+    name: text("name").notNull(),
+    state: text("state", { enum: ATTACHMENT_STATES }).notNull().default("pending"),
+    /** The object holding the verified bytes; unique per upload attempt, so racing PUTs never overwrite each other. */
+    r2Key: text("r2_key"),
+    width: integer("width"),
+    height: integer("height"),
+    messageId: text("message_id"),
+    createdAt: text("created_at").notNull(),
+    uploadExpiresAt: text("upload_expires_at").notNull(),
+    uploadedAt: text("uploaded_at"),
+    sentAt: text("sent_at"),
+  },
+  (t) => [
+    // Hard delete and erasure find a message's attachments here.
+    index("attachments_message_idx").on(t.messageId),
+    // The scheduled purge: unsent uploads by age, and rows left in `deleting`.
+    index("attachments_state_created_idx").on(t.state, t.createdAt),
+    check("attachments_state", inList("state", ATTACHMENT_STATES)),
+    check("attachments_size_positive", sql`size_bytes > 0`),
+    check("attachments_sent_has_message", sql`state <> 'sent' OR message_id IS NOT NULL`),
+  ],
+);
+
+/**
+ * Stays empty. The send batch inserts a row here only when it claimed fewer attachments than the
+ * message names; the CHECK then fails the whole batch, so a lost race leaves no message and no charge.
+ */
+export const attachmentClaimGuard = sqliteTable("attachment_claim_guard", { failed: integer("failed").notNull() }, () => [
+  check("attachment_claim_complete", sql`failed = 0`),
+]);
+
+/** A message's attachment as stored and shown: an upload of ours (`attachment_id`, dimensions) or an earlier https link. */
+export type Attachment = {
+  attachment_id?: string;
+  url: string;
+  mime_type: string;
+  size_bytes: number;
+  name?: string;
+  width?: number;
+  height?: number;
+};
 export type MessageRow = typeof messages.$inferSelect;
 export type NewMessageRow = typeof messages.$inferInsert;
 export type AdminRow = typeof admins.$inferSelect;
@@ -281,3 +334,5 @@ export type ModerationStatus = (typeof MODERATION_STATUSES)[number];
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 export type Severity = (typeof SEVERITIES)[number];
 export type PushSubscriptionRow = typeof pushSubscriptions.$inferSelect;
+export type AttachmentRow = typeof attachments.$inferSelect;
+export type AttachmentState = (typeof ATTACHMENT_STATES)[number];

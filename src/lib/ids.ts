@@ -1,5 +1,5 @@
-/** Opaque, unguessable ids with a prefix that says what they name (msg_, txn_, aud_). */
-export const newId = (prefix: "msg" | "txn" | "aud"): string => `${prefix}_${crypto.randomUUID().replaceAll("-", "")}`;
+/** Opaque, unguessable ids with a prefix that says what they name (msg_, txn_, aud_, att_). */
+export const newId = (prefix: "msg" | "txn" | "aud" | "att"): string => `${prefix}_${crypto.randomUUID().replaceAll("-", "")}`;
 
 /** One conversation per unordered pair: the same id whoever of the two asks. */
 export function conversationIdOf(a: string, b: string): string {

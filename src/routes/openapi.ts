@@ -53,6 +53,7 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   conflict: "Conflicts with the current state (`conflict`)",
   payload_too_large: "Body over 64 KiB (`payload_too_large`)",
   unsupported_media_type: "Body is not application/json (`unsupported_media_type`)",
+  range_not_satisfiable: "The Range starts past the end (`range_not_satisfiable`, see `Content-Range`)",
   upgrade_required: "Not a WebSocket upgrade (`upgrade_required`)",
   rate_limited: "Too many requests (`rate_limited`, see `Retry-After`)",
   internal: "Unexpected failure (`internal`); nothing leaks",

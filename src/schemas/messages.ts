@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { MESSAGE_STATUSES, MESSAGE_TYPES, MODERATION_STATUSES } from "../db/schema";
+import { StoredAttachment, uploadOrLink } from "./attachments";
 import { Cursor, Limit, OpaqueId, Skip, Timestamp, UserId } from "./common";
 
 export const MessageType = z.enum(MESSAGE_TYPES).openapi("MessageType");
@@ -47,7 +48,12 @@ export const SendMessageBody = z
       .refine((s) => codePoints(s) >= 1, "must not be empty")
       .refine((s) => codePoints(s) <= 4000, "must be at most 4000 characters"),
     message_type: MessageType.optional().default("text"),
-    attachments: z.array(Attachment).max(10, "at most 10 attachments").optional().default([]),
+    attachments: z
+      .array(uploadOrLink(Attachment))
+      .max(10, "at most 10 attachments")
+      .optional()
+      .default([])
+      .openapi({ description: "Uploads of yours (`{attachment_id}`, each sent once) or https links (the earlier form)" }),
     metadata: Metadata.optional().default({}),
     client_message_id: z
       .string()
@@ -74,7 +80,7 @@ export const Message = z
     moderation_status: ModerationStatus,
     delivered_at: Timestamp.nullable(),
     read_at: Timestamp.nullable(),
-    attachments: z.array(Attachment),
+    attachments: z.array(z.union([StoredAttachment, Attachment])),
     metadata: z.record(z.string(), z.unknown()),
     credits_cost: z.number().int(),
     credits_transaction_id: z.string().nullable(),

@@ -19,6 +19,7 @@ import { conversationIdOf, newId } from "../lib/ids";
 import { pageOf } from "../lib/paging";
 import { nowIso } from "../lib/time";
 import type { SendMessageBody } from "../schemas/messages";
+import { attachmentTaken, resolveAttachments } from "./attachments";
 import { publish, publishNewMessage } from "./realtime";
 
 export type Deps = { db: Db; env: Env };
@@ -80,6 +81,7 @@ export async function sendMessage(
   }
   const cost = messageCostOf(env);
   const now = nowIso();
+  const attached = await resolveAttachments(db, senderId, body.message_type, body.attachments, now);
   const outcome = await insertMessageWithCharge(
     db,
     {
@@ -89,7 +91,7 @@ export async function sendMessage(
       receiverId: body.receiver_id,
       content: body.content,
       messageType: body.message_type,
-      attachments: body.attachments,
+      attachments: attached.attachments,
       metadata: body.metadata,
       creditsCost: cost,
       clientMessageId: body.client_message_id ?? null,
@@ -97,6 +99,7 @@ export async function sendMessage(
       updatedAt: now,
     },
     { cost, transactionId: newId("txn") },
+    attached.claim,
   );
   switch (outcome.kind) {
     case "sent":
@@ -111,6 +114,8 @@ export async function sendMessage(
       if (!original) throw new AppError("conflict", "The message with this client_message_id was just removed; send again");
       return replayOf(original, body);
     }
+    case "attachment_taken":
+      throw attachmentTaken();
   }
 }
 

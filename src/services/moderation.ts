@@ -8,6 +8,7 @@ import { contentDigest } from "../lib/content-digest";
 import { conversationIdOf } from "../lib/ids";
 import { nowIso } from "../lib/time";
 import type { ModerateBody } from "../schemas/admin";
+import { deleteAttachmentBytes } from "./attachments";
 import { type AuditScope, commitWithAudit } from "./audit";
 import { conversationPageBySeq, type Page } from "./messages";
 import { publish } from "./realtime";
@@ -56,6 +57,7 @@ export async function hardDeleteMessage(db: Db, env: Env, scope: AuditScope, mes
     result: (results) => (results[0] as MessageRow[])[0],
   });
   if (!deleted) throw notFound("Message not found");
+  await deleteAttachmentBytes(db, env, [deleted]);
   await publish(env, [{ type: "message.deleted", message: deleted }], [deleted.receiverId]);
 }
 

@@ -2,6 +2,7 @@ import type { MessageRow } from "../db/schema";
 import type { AdminMessage } from "../schemas/admin";
 import type { RoomEvent, ServerEvent } from "../schemas/events";
 import type { Message } from "../schemas/messages";
+import { forModerators } from "./attachments";
 
 /** Content a viewer may not see: a tombstone (deleted), or a blocked message seen by its receiver. */
 export function isHiddenFrom(m: MessageRow, viewerId: string): boolean {
@@ -49,6 +50,7 @@ export function toAdminMessageView(m: MessageRow, truncateTo?: number): AdminMes
     ...wireFields(m),
     content: truncated ? chars.slice(0, truncateTo).join("") : m.content,
     content_truncated: truncated,
+    attachments: m.attachments.map(forModerators),
     conversation_id: m.conversationId,
     moderation_reason: m.moderationReason,
   };

@@ -1,5 +1,6 @@
 import { createRouter } from "../openapi";
 import { adminAccountRoutes } from "./admins";
+import { adminAttachmentRoutes } from "./attachments";
 import { adminAuditRoutes } from "./audit";
 import { adminCreditRoutes } from "./credits";
 import { adminMeRoutes } from "./me";
@@ -11,4 +12,5 @@ export const adminRoutes = createRouter()
   .route("/", adminCreditRoutes)
   .route("/", adminAuditRoutes)
   .route("/", adminAccountRoutes)
-  .route("/", adminMeRoutes);
+  .route("/", adminMeRoutes)
+  .route("/", adminAttachmentRoutes);
