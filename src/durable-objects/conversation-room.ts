@@ -36,6 +36,9 @@ const CLOCK_SLACK_MS = 1_000;
 /** Receipts only move forward; a status event that would move one back is stale and dropped. */
 const STATUS_RANK = { sent: 0, failed: 0, delivered: 1, read: 2 } as const;
 
+/** Rooms constructed in this isolate (see `constructions`). */
+let constructed = 0;
+
 type LoggedEvent = { eseq: number; type: RoomEvent["type"]; message_id: string };
 
 /**
@@ -50,6 +53,7 @@ export class ConversationRoom extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    constructed++;
     this.sql = ctx.storage.sql;
     // Pings are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
@@ -138,6 +142,11 @@ export class ConversationRoom extends DurableObject<Env> {
     sendEvent(server, { type: "presence", user_id: partner, online: this.socketsOf(partner).length > 0 });
     if (firstDevice) this.broadcast({ type: "presence", user_id: userId, online: true }, { except: server });
     return upgradeResponse(client, request);
+  }
+
+  /** RPC: rooms this isolate has constructed. Waking N hibernated rooms adds N (npm run bench reads it). */
+  async constructions(): Promise<number> {
+    return constructed;
   }
 
   /** RPC from the Worker after a D1 commit, so sockets never see uncommitted state. */
