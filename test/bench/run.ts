@@ -12,15 +12,17 @@
  * alternate in rounds so that the machine's drift hits both. Results: test/bench/results.json.
  * Exits 0 whether goals are met or not (1 only if the bench itself could not run).
  */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { ROOT } from "../../src/cli/project.ts";
-import { signToken } from "../../src/lib/jwt.ts";
-import { closedLoop, Http, type Measured, measured, openLoop } from "./load.ts";
+import { closedLoop, Http, type Measured, openLoop } from "./load.ts";
+import { type Ctx, grantCredits, openConversation, type Pair, sendArrives, sendOnce, tokenOf } from "./pairly.ts";
+import { details, type Figure, figure, figures, keep, log, merge, printTable } from "./report.ts";
 import { seedAdmin, seedConversations, seedUsers } from "./seed.ts";
-import { buildBaseline, buildPairly, type Server, secrets, startServer, workerdRssMb } from "./server.ts";
+import { buildBaseline, buildPairly, startServer } from "./server.ts";
 import { Arrivals, inBatches } from "./sockets.ts";
 
 const { values } = parseArgs({
@@ -32,7 +34,7 @@ const wanted = (scenario: string) => !ONLY || ONLY.has(scenario);
 
 const PORTS = { pairly: 8795, baseline: 8796, h1k: 8797, h1m: 8798 };
 const SIZE = QUICK
-  ? { rounds: 1, sends: 1500, c1: 300, openSeconds: 8, closedPerSlot: 30, bigConversations: 100, history: 300, lists: 200, idleSeconds: 20 }
+  ? { rounds: 1, sends: 1000, c1: 200, openSeconds: 5, closedPerSlot: 16, bigConversations: 100, history: 400, lists: 200, idleSeconds: 15 }
   : {
       rounds: 2,
       sends: 4000,
@@ -49,65 +51,8 @@ const FANOUT_CONVERSATIONS = 50;
 const FANOUT_RATE = 200;
 /** Sends per user per phase stay at or under this: far from the 30-per-10 s and 60-a-minute limits. */
 const SENDS_PER_USER = 20;
-const IDLE_CONVERSATIONS = 500;
-
-const jwt = { secret: secrets.JWT_SECRET, issuer: "pairly-local", audience: "pairly-api" };
-const tokens = new Map<string, string>();
-async function tokenOf(user: string): Promise<string> {
-  let t = tokens.get(user);
-  if (!t) {
-    t = await signToken(user, jwt, 4 * 3600);
-    tokens.set(user, t);
-  }
-  return t;
-}
-
-// ---------------------------------------------------------------- figures
-
-type Figure = {
-  name: string;
-  value: number;
-  unit: string;
-  goal?: string;
-  met?: boolean;
-  inputs?: { name: string; value: number; unit: string }[];
-  note?: string;
-};
-const figures: Figure[] = [];
-const details: Record<string, Omit<Measured, "histogram"> & { statuses?: string; lateStarts?: number }> = {};
-const log = (s: string) => console.error(s);
-
-function figure(f: Figure): void {
-  figures.push(f);
-  log(`  ${f.name} = ${round(f.value)} ${f.unit}${f.goal ? ` (goal ${f.goal}: ${f.met ? "met" : "NOT met"})` : ""}`);
-}
-const round = (x: number) => (Math.abs(x) >= 100 ? Math.round(x) : Math.round(x * 100) / 100);
-
-function keep<M extends Measured>(name: string, m: M, http?: Http): M {
-  const { histogram: _, ...figures } = m;
-  details[name] = { ...figures, ...(http ? { statuses: http.takeStatuses() } : {}) };
-  const errors = m.errors ? `, ${m.errors} ERRORS` : "";
-  log(
-    `  ${name}: ${m.count} in ${m.seconds.toFixed(1)} s = ${m.perSecond.toFixed(0)}/s, p50 ${m.p50} p90 ${m.p90} p99 ${m.p99} max ${m.max} ms${errors}`,
-  );
-  return m;
-}
-
-/** Merges rounds: counts and seconds add up; percentiles come from the joint histogram. */
-function merge(list: Measured[]): Measured {
-  const [first, ...rest] = list;
-  if (!first) throw new Error("nothing to merge");
-  for (const r of rest) first.histogram.add(r.histogram);
-  return measured(
-    first.histogram,
-    list.reduce((s, r) => s + r.errors, 0),
-    list.reduce((s, r) => s + r.seconds, 0),
-  );
-}
 
 // ---------------------------------------------------------------- scenarios
-
-type Ctx = { server: Server; pairly: Http; baseline: Http };
 
 /** Pairs (s_i → r_i) with credits; each sender sends at most SENDS_PER_USER + 1 in this phase. */
 async function senders(ctx: Ctx, prefix: string, sends: number): Promise<string[]> {
@@ -119,16 +64,6 @@ async function senders(ctx: Ctx, prefix: string, sends: number): Promise<string[
   await closedLoop({ clients: CLIENTS, count: n, task: (i) => sendOnce(ctx, users[i] as string, `warm ${prefix} ${i}`) });
   ctx.pairly.takeStatuses();
   return users;
-}
-
-const partnerOf = (sender: string) => `${sender}_r`;
-
-async function sendOnce(ctx: Ctx, sender: string, content: string, receiver = partnerOf(sender)): Promise<boolean> {
-  const res = await ctx.pairly.call("POST", "/api/v2/messages/send", {
-    token: await tokenOf(sender),
-    body: { receiver_id: receiver, content },
-  });
-  return res.status === 201;
 }
 
 const bareInsert = (ctx: Ctx, i: number) =>
@@ -234,27 +169,16 @@ async function sendScenarios(ctx: Ctx): Promise<void> {
   });
 }
 
-type Pair = { a: string; b: string };
-
 /** Opens both sides of each Pairly conversation and sends one message each way (rooms and inboxes warm). */
 async function connectPairs(ctx: Ctx, arrivals: Arrivals, pairs: Pair[]): Promise<void> {
-  const db = await ctx.server.mf.getD1Database("DB", "pairly");
-  const users = pairs.flatMap((p) => [p.a, p.b]);
-  // Credits for everyone in these pairs (ids are unique per phase, so one INSERT per user).
-  await db.batch(
-    users.flatMap((u) => [
-      db
-        .prepare(
-          "INSERT INTO credit_transactions (id, user_id, amount, balance_after, kind, reason, admin_id, created_at) VALUES (?, ?, 1000, 1000, 'grant', 'bench seed', 'bench_admin', '2025-12-31T00:00:00.000Z')",
-        )
-        .bind(`txn_grant_${u}`, u),
-      db.prepare("INSERT INTO credit_balances (user_id, balance, updated_at) VALUES (?, 1000, '2025-12-31T00:00:00.000Z')").bind(u),
-    ]),
+  await grantCredits(
+    await ctx.server.mf.getD1Database("DB", "pairly"),
+    pairs.flatMap((p) => [p.a, p.b]),
+    1000,
   );
-  const ws = ctx.server.url("pairly").replace("http", "ws");
   await inBatches(pairs, 25, async ({ a, b }) => {
-    await arrivals.open(`${ws}/api/v2/messages/ws?partner_id=${b}`, a, { authorization: `Bearer ${await tokenOf(a)}` });
-    await arrivals.open(`${ws}/api/v2/messages/ws?partner_id=${a}`, b, { authorization: `Bearer ${await tokenOf(b)}` });
+    await openConversation(ctx, arrivals, a, b);
+    await openConversation(ctx, arrivals, b, a);
     for (const [from, to] of [
       [a, b],
       [b, a],
@@ -266,14 +190,6 @@ async function connectPairs(ctx: Ctx, arrivals: Arrivals, pairs: Pair[]): Promis
     }
   });
   ctx.pairly.takeStatuses();
-}
-
-/** One Pairly send from `from` to `to`, done when `to`'s socket has it. */
-async function pairlySendArrives(ctx: Ctx, arrivals: Arrivals, from: string, to: string, tag: string): Promise<number> {
-  const arrived = arrivals.arrival(tag);
-  arrived.catch(() => {});
-  if (!(await sendOnce(ctx, from, tag, to))) throw new Error("send failed");
-  return arrived;
 }
 
 async function bareSendArrives(ctx: Ctx, arrivals: Arrivals, room: string, from: string, tag: string): Promise<number> {
@@ -318,7 +234,7 @@ async function fanoutScenarios(ctx: Ctx): Promise<void> {
       task: (i) => {
         const p = openPairs[i % openPairs.length] as Pair;
         const [from, to] = Math.floor(i / openPairs.length) % 2 ? [p.b, p.a] : [p.a, p.b];
-        return pairlySendArrives(ctx, arrivals, from, to, tag());
+        return sendArrives(ctx, arrivals, from, to, tag());
       },
     }),
     ctx.pairly,
@@ -344,7 +260,7 @@ async function fanoutScenarios(ctx: Ctx): Promise<void> {
           const j = Math.floor(i / FANOUT_CONVERSATIONS); // this slot's j-th send
           const pair = closedPairs[(round * FANOUT_CONVERSATIONS + slot) * pairsPerSlot + Math.floor(j / perPair)] as Pair;
           const [from, to] = j % 2 ? [pair.b, pair.a] : [pair.a, pair.b];
-          await pairlySendArrives(ctx, arrivals, from, to, tag());
+          await sendArrives(ctx, arrivals, from, to, tag());
           return true;
         },
       }),
@@ -390,7 +306,7 @@ async function historyScenario(ctx: Ctx): Promise<void> {
     );
   const smalls: Measured[] = [];
   const larges: Measured[] = [];
-  const rounds = 5;
+  const rounds = 10;
   await closedLoop({ clients: 1, count: 50, task: () => page(small, 0) });
   await closedLoop({ clients: 1, count: 50, task: (i) => page(large, i % SIZE.bigConversations) });
   for (let r = 0; r < rounds; r++) {
@@ -477,113 +393,7 @@ async function adminScenario(ctx: Ctx): Promise<void> {
   await http.close();
 }
 
-/**
- * 1 000 idle conversation sockets (both sides of 500 conversations) in a workerd of its own: RSS
- * above the same server before they opened, disconnects, and whether the rooms hibernated (each
- * room's instance id, read over RPC before and after the idle period, changes when the runtime
- * evicted it while its sockets stayed open). Then one message in 50 of them still arrives.
- */
-async function idleScenario(script: string, dir: string): Promise<void> {
-  log(`\nIdle sockets: ${IDLE_CONVERSATIONS * 2} conversation sockets, ${SIZE.idleSeconds} s idle, in a fresh workerd`);
-  const server = await startServer({ pairly: [{ name: "pairly", script, port: PORTS.pairly }], persist: join(dir, "idle-state") });
-  try {
-    const http = new Http(server.url("pairly"), 8);
-    const ctx: Ctx = { server, pairly: http, baseline: http };
-    const pairs = Array.from({ length: IDLE_CONVERSATIONS }, (_, i) => ({ a: `ia${i}`, b: `ib${i}` }));
-    await Promise.all(pairs.flatMap((p) => [tokenOf(p.a), tokenOf(p.b)]));
-    // The empty server, warm: code loaded, one send done.
-    const db = await server.mf.getD1Database("DB", "pairly");
-    await seedUsers(db, "iw", 1, 100);
-    await sendOnce(ctx, "iw0", "warm");
-    await new Promise((r) => setTimeout(r, 1000));
-    const empty = workerdRssMb();
-    const arrivals = new Arrivals();
-    const ws = server.url("pairly").replace("http", "ws");
-    await inBatches(pairs, 25, async ({ a, b }) => {
-      await arrivals.open(`${ws}/api/v2/messages/ws?partner_id=${b}`, a, { authorization: `Bearer ${await tokenOf(a)}` });
-      await arrivals.open(`${ws}/api/v2/messages/ws?partner_id=${a}`, b, { authorization: `Bearer ${await tokenOf(b)}` });
-    });
-    // Read through a probe room of its own: no stub to the 500 rooms is held over the idle period.
-    type Room = { constructions(): Promise<number> };
-    const rooms = (await server.mf.getDurableObjectNamespace("CONVERSATION_ROOM", "pairly")) as unknown as {
-      idFromName(name: string): unknown;
-      get(id: unknown): Room;
-    };
-    const room = (name: string) => rooms.get(rooms.idFromName(name));
-    const constructedBefore = await room("bench:probe").constructions();
-    const connected = workerdRssMb();
-    await new Promise((r) => setTimeout(r, SIZE.idleSeconds * 1000));
-    const idle = workerdRssMb();
-    const disconnects = arrivals.unexpectedCloses;
-    // Waking every room constructs again each one the runtime evicted while its sockets stayed open.
-    const constructedIdle = await room("bench:probe").constructions();
-    await Promise.all(pairs.map((p) => room(`${p.a}:${p.b}`).constructions()));
-    const hibernated = (await room("bench:probe").constructions()) - constructedIdle;
-    // Sockets that slept still work: 50 rooms wake for a message each.
-    await connectCredits(db, pairs.slice(0, 50));
-    let delivered = 0;
-    await inBatches(pairs.slice(0, 50), 10, async ({ a, b }, i) => {
-      await pairlySendArrives(ctx, arrivals, a, b, `after idle ${i}`).then(
-        () => delivered++,
-        () => {},
-      );
-    });
-    await arrivals.closeAll();
-    await http.close();
-    const value = idle - empty;
-    figure({
-      name: "idle_sockets_rss_mb",
-      value,
-      unit: "MB",
-      goal: "≤ 256, 0 disconnects, hibernated",
-      met: value <= 256 && disconnects === 0 && hibernated === pairs.length,
-      inputs: [
-        { name: "workerd_rss_mb_idle", value: idle, unit: "MB" },
-        { name: "workerd_rss_mb_empty", value: empty, unit: "MB" },
-      ],
-      note: `${pairs.length * 2} sockets in ${pairs.length} rooms: RSS +${round(connected - empty)} MB right after connecting, +${round(value)} MB after ${SIZE.idleSeconds} s idle; ${disconnects} disconnects; ${hibernated}/${pairs.length} rooms were evicted while their sockets stayed open (constructed again on waking; ${constructedBefore} rooms constructed before); ${delivered}/50 messages sent after it arrived`,
-    });
-  } finally {
-    await server.dispose();
-  }
-}
-
-async function connectCredits(db: Awaited<ReturnType<Server["mf"]["getD1Database"]>>, pairs: Pair[]): Promise<void> {
-  await db.batch(
-    pairs.flatMap((p) => [
-      db.prepare("INSERT INTO credit_balances (user_id, balance, updated_at) VALUES (?, 100, '2025-12-31T00:00:00.000Z')").bind(p.a),
-      db
-        .prepare(
-          "INSERT INTO credit_transactions (id, user_id, amount, balance_after, kind, reason, admin_id, created_at) VALUES (?, ?, 100, 100, 'grant', 'bench seed', 'bench_admin', '2025-12-31T00:00:00.000Z')",
-        )
-        .bind(`txn_grant_${p.a}`, p.a),
-    ]),
-  );
-}
-
 // ---------------------------------------------------------------- main
-
-function printTable(started: number): void {
-  const date = new Date().toISOString().slice(0, 10);
-  console.log(
-    `\n### npm run bench${QUICK ? " -- --quick" : ""} (${date}, Miniflare ${process.env.npm_package_devDependencies_miniflare ?? ""}, Node ${process.version}, ${Math.round((performance.now() - started) / 1000)} s)\n`,
-  );
-  console.log("| figure | value | goal | met | inputs / notes |");
-  console.log("|---|---:|---|---|---|");
-  for (const f of figures) {
-    const inputs = f.inputs?.map((i) => `${i.name} ${round(i.value)} ${i.unit}`).join("; ");
-    console.log(
-      `| \`${f.name}\` | ${round(f.value)} ${f.unit === "ratio" ? "" : f.unit} | ${f.goal ?? "—"} | ${f.goal ? (f.met ? "yes" : "**no**") : "—"} | ${[inputs, f.note].filter(Boolean).join("; ")} |`,
-    );
-  }
-  console.log("\n| scenario | calls | errors | calls/s | p50 ms | p90 ms | p99 ms | max ms | failure statuses |");
-  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---|");
-  for (const [name, m] of Object.entries(details)) {
-    console.log(
-      `| ${name} | ${m.count} | ${m.errors} | ${m.perSecond.toFixed(0)} | ${m.p50} | ${m.p90} | ${m.p99} | ${m.max} | ${m.statuses ?? ""} |`,
-    );
-  }
-}
 
 async function main(): Promise<void> {
   const started = performance.now();
@@ -628,17 +438,47 @@ async function main(): Promise<void> {
           `  seeded ${(SIZE.bigConversations * 1000).toLocaleString("en")} messages in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
         );
       }
-      if (wanted("send")) await sendScenarios(ctx);
-      if (wanted("fanout")) await fanoutScenarios(ctx);
-      if (wanted("history")) await historyScenario(ctx);
-      if (wanted("conversations")) await conversationsScenario(ctx);
-      if (wanted("admin")) await adminScenario(ctx);
+      const phases: [string, (c: Ctx) => Promise<void>][] = [
+        ["send", sendScenarios],
+        ["fanout", fanoutScenarios],
+        ["history", historyScenario],
+        ["conversations", conversationsScenario],
+        ["admin", adminScenario],
+      ];
+      for (const [name, run] of phases) {
+        if (!wanted(name)) continue;
+        const t0 = performance.now();
+        await run(ctx);
+        log(`  (${name}: ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+      }
     } finally {
       await Promise.all([ctx.pairly.close(), ctx.baseline.close()]);
       await server.dispose();
     }
-    if (wanted("idle")) await idleScenario(script, dir);
-    printTable(started);
+    if (wanted("idle")) {
+      log(`\nIdle sockets: 1 000 conversation sockets, ${SIZE.idleSeconds} s idle, in a workerd of their own`);
+      const child = spawnSync(
+        process.execPath,
+        [
+          join(ROOT, "test/bench/idle.ts"),
+          "--script",
+          script,
+          "--dir",
+          dir,
+          "--port",
+          String(PORTS.pairly),
+          "--seconds",
+          String(SIZE.idleSeconds),
+        ],
+        { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+      );
+      if (child.status !== 0) throw new Error(`idle scenario failed (exit ${child.status})`);
+      figure(JSON.parse(child.stdout.trim().split("\n").at(-1) ?? "") as Figure);
+    }
+    const date = new Date().toISOString().slice(0, 10);
+    printTable(
+      `npm run bench${QUICK ? " -- --quick" : ""} (${date}, Node ${process.version}, ${Math.round((performance.now() - started) / 1000)} s)`,
+    );
     const out = join(ROOT, "test/bench/results.json");
     writeFileSync(
       out,
