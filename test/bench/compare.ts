@@ -15,7 +15,7 @@ import { closedLoop, Http, type Measured } from "./load.ts";
 import { type Ctx, sendOnce, tokenOf } from "./pairly.ts";
 import { merge } from "./report.ts";
 import { seedUsers } from "./seed.ts";
-import { buildBaseline, buildPairly, startServer } from "./server.ts";
+import { buildBaseline, buildPairly, startServer, workerdCpuMs } from "./server.ts";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -64,14 +64,21 @@ try {
   await closedLoop({ clients: 16, count: 500, task: bareInsert });
   for (let round = 0; round < ROUNDS; round++) {
     console.error(`round ${round + 1} of ${ROUNDS}`);
-    results.get("bare insert")?.c16.push(await closedLoop({ clients: 16, count: SENDS, task: bareInsert }));
+    results.get("bare insert")?.c16.push(await closedLoop({ clients: 16, count: SENDS, task: bareInsert, cpu: workerdCpuMs }));
     results.get("bare insert")?.c1.push(await closedLoop({ clients: 1, count: C1, task: bareInsert }));
     for (const [i, v] of variants.entries()) {
       const ctx = ctxs[i] as Ctx;
       const many = await sendersFor(ctx, `m${round}_`, SENDS);
       results
         .get(v.name)
-        ?.c16.push(await closedLoop({ clients: 16, count: SENDS, task: (j) => sendOnce(ctx, many[j % many.length] as string, `m ${j}`) }));
+        ?.c16.push(
+          await closedLoop({
+            clients: 16,
+            count: SENDS,
+            cpu: workerdCpuMs,
+            task: (j) => sendOnce(ctx, many[j % many.length] as string, `m ${j}`),
+          }),
+        );
       const one = await sendersFor(ctx, `o${round}_`, C1);
       results
         .get(v.name)
@@ -79,13 +86,15 @@ try {
     }
   }
   console.log(`\n### npm run bench:compare (${new Date().toISOString().slice(0, 10)}, ${ROUNDS} rounds of ${SENDS} + ${C1})\n`);
-  console.log("| variant | sends/s, 16 clients | ms per send at saturation | p99 ms, 16 clients | p50 ms, 1 client | errors |");
-  console.log("|---|---:|---:|---:|---:|---:|");
+  console.log(
+    "| variant | sends/s, 16 clients | ms per send at saturation | workerd CPU ms per send | p99 ms, 16 clients | p50 ms, 1 client | errors |",
+  );
+  console.log("|---|---:|---:|---:|---:|---:|---:|");
   for (const [name, r] of results) {
     const c16 = merge(r.c16);
     const c1 = merge(r.c1);
     console.log(
-      `| ${name} | ${c16.perSecond.toFixed(0)} | ${(1000 / c16.perSecond).toFixed(2)} | ${c16.p99} | ${c1.p50} | ${c16.errors + c1.errors} |`,
+      `| ${name} | ${c16.perSecond.toFixed(0)} | ${(1000 / c16.perSecond).toFixed(2)} | ${((c16.cpuMs ?? 0) / c16.count).toFixed(2)} | ${c16.p99} | ${c1.p50} | ${c16.errors + c1.errors} |`,
     );
   }
   await Promise.all([baseline.close(), ...ctxs.map((c) => c.pairly.close())]);

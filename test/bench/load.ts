@@ -26,6 +26,8 @@ export type Measured = {
   max: number;
   /** The latencies themselves, to merge rounds. */
   histogram: Histogram;
+  /** workerd's CPU time over the run (ms), when the caller measured it. */
+  cpuMs?: number;
 };
 
 const ms = (us: number) => Math.round(us) / 1000;
@@ -48,7 +50,13 @@ export function measured(h: Histogram, errors: number, seconds: number): Measure
 export type Task = (i: number) => Promise<boolean>;
 
 /** `count` calls by `clients` callers after `warmup` unmeasured ones (same concurrency). */
-export async function closedLoop(o: { clients: number; count: number; warmup?: number; task: Task }): Promise<Measured> {
+export async function closedLoop(o: {
+  clients: number;
+  count: number;
+  warmup?: number;
+  task: Task;
+  cpu?: () => number;
+}): Promise<Measured> {
   let next = 0;
   const run = async (until: number, h: Histogram | null) => {
     let errors = 0;
@@ -67,9 +75,13 @@ export async function closedLoop(o: { clients: number; count: number; warmup?: n
   };
   await run(o.warmup ?? 0, null);
   const h = newHistogram();
+  const cpu0 = o.cpu?.();
   const started = performance.now();
   const errors = await run((o.warmup ?? 0) + o.count, h);
-  return measured(h, errors, (performance.now() - started) / 1000);
+  return {
+    ...measured(h, errors, (performance.now() - started) / 1000),
+    ...(cpu0 === undefined ? {} : { cpuMs: (o.cpu?.() ?? 0) - cpu0 }),
+  };
 }
 
 /**
@@ -80,8 +92,10 @@ export async function openLoop(o: {
   rate: number;
   count: number;
   task: (i: number) => Promise<number>;
+  cpu?: () => number;
 }): Promise<Measured & { lateStarts: number }> {
   const h = newHistogram();
+  const cpu0 = o.cpu?.();
   let errors = 0;
   let lateStarts = 0;
   const interval = 1000 / o.rate;
@@ -103,7 +117,8 @@ export async function openLoop(o: {
     );
   }
   await Promise.all(calls);
-  return { ...measured(h, errors, (performance.now() - started) / 1000), lateStarts };
+  const cpu = cpu0 === undefined ? {} : { cpuMs: (o.cpu?.() ?? 0) - cpu0 };
+  return { ...measured(h, errors, (performance.now() - started) / 1000), ...cpu, lateStarts };
 }
 
 /** A keep-alive connection pool to one origin; answers of 300 and above are counted for the report. */

@@ -22,7 +22,7 @@ import { closedLoop, Http, type Measured, openLoop } from "./load.ts";
 import { type Ctx, grantCredits, openConversation, type Pair, sendArrives, sendOnce, tokenOf } from "./pairly.ts";
 import { details, type Figure, figure, figures, keep, log, merge, printTable } from "./report.ts";
 import { seedAdmin, seedConversations, seedUsers } from "./seed.ts";
-import { buildBaseline, buildPairly, startServer } from "./server.ts";
+import { buildBaseline, buildPairly, startServer, workerdCpuMs } from "./server.ts";
 import { Arrivals, inBatches } from "./sockets.ts";
 
 const { values } = parseArgs({
@@ -52,6 +52,10 @@ const FANOUT_RATE = 200;
 /** Sends per user per phase stay at or under this: far from the 30-per-10 s and 60-a-minute limits. */
 const SENDS_PER_USER = 20;
 
+/** The loops of load.ts, charging each measured run with the CPU workerd used meanwhile. */
+const measureClosed = (o: Parameters<typeof closedLoop>[0]) => closedLoop({ ...o, cpu: workerdCpuMs });
+const measureOpen = (o: Parameters<typeof openLoop>[0]) => openLoop({ ...o, cpu: workerdCpuMs });
+
 // ---------------------------------------------------------------- scenarios
 
 /** Pairs (s_i → r_i) with credits; each sender sends at most SENDS_PER_USER + 1 in this phase. */
@@ -61,7 +65,7 @@ async function senders(ctx: Ctx, prefix: string, sends: number): Promise<string[
   const users = Array.from({ length: n }, (_, i) => `${prefix}${i}`);
   await Promise.all(users.map(tokenOf));
   // One unmeasured send each: the conversation's room and both inboxes exist before measuring.
-  await closedLoop({ clients: CLIENTS, count: n, task: (i) => sendOnce(ctx, users[i] as string, `warm ${prefix} ${i}`) });
+  await measureClosed({ clients: CLIENTS, count: n, task: (i) => sendOnce(ctx, users[i] as string, `warm ${prefix} ${i}`) });
   ctx.pairly.takeStatuses();
   return users;
 }
@@ -73,10 +77,10 @@ const bareInsert = (ctx: Ctx, i: number) =>
 
 async function sendScenarios(ctx: Ctx): Promise<void> {
   log("\nHTTP: bare routes and POST /send");
-  await closedLoop({ clients: CLIENTS, count: 300, task: (i) => bareInsert(ctx, i) });
+  await measureClosed({ clients: CLIENTS, count: 300, task: (i) => bareInsert(ctx, i) });
   const bareJson = keep(
     "bare JSON route, 16 clients",
-    await closedLoop({
+    await measureClosed({
       clients: CLIENTS,
       count: SIZE.sends,
       warmup: 200,
@@ -86,7 +90,7 @@ async function sendScenarios(ctx: Ctx): Promise<void> {
   );
   const bareRead = keep(
     "bare D1 read of 50 rows, 16 clients",
-    await closedLoop({
+    await measureClosed({
       clients: CLIENTS,
       count: SIZE.sends,
       warmup: 200,
@@ -99,9 +103,9 @@ async function sendScenarios(ctx: Ctx): Promise<void> {
   const sends: Measured[] = [];
   for (let round = 0; round < SIZE.rounds; round++) {
     const users = await senders(ctx, `t${round}_`, SIZE.sends);
-    inserts.push(await closedLoop({ clients: CLIENTS, count: SIZE.sends, task: (i) => bareInsert(ctx, i) }));
+    inserts.push(await measureClosed({ clients: CLIENTS, count: SIZE.sends, task: (i) => bareInsert(ctx, i) }));
     sends.push(
-      await closedLoop({
+      await measureClosed({
         clients: CLIENTS,
         count: SIZE.sends,
         task: (i) => sendOnce(ctx, users[i % users.length] as string, `bench message ${round} ${i}`),
@@ -115,9 +119,9 @@ async function sendScenarios(ctx: Ctx): Promise<void> {
   const sends1: Measured[] = [];
   for (let round = 0; round < SIZE.rounds; round++) {
     const users = await senders(ctx, `c${round}_`, SIZE.c1);
-    inserts1.push(await closedLoop({ clients: 1, count: SIZE.c1, warmup: 20, task: (i) => bareInsert(ctx, i) }));
+    inserts1.push(await measureClosed({ clients: 1, count: SIZE.c1, warmup: 20, task: (i) => bareInsert(ctx, i) }));
     sends1.push(
-      await closedLoop({
+      await measureClosed({
         clients: 1,
         count: SIZE.c1,
         task: (i) => sendOnce(ctx, users[i % users.length] as string, `one client ${round} ${i}`),
@@ -126,7 +130,7 @@ async function sendScenarios(ctx: Ctx): Promise<void> {
   }
   const jsonC1 = keep(
     "bare JSON route, 1 client",
-    await closedLoop({
+    await measureClosed({
       clients: 1,
       count: SIZE.c1,
       warmup: 20,
@@ -155,6 +159,17 @@ async function sendScenarios(ctx: Ctx): Promise<void> {
       { name: "bare_insert_rps_c16", value: insert16.perSecond, unit: "req/s" },
     ],
     note: `send p99 ${send16.p99} ms, bare insert p99 ${insert16.p99} ms`,
+  });
+  const cpuPer = (m: Measured) => (m.cpuMs ?? 0) / (m.count + m.errors);
+  figure({
+    name: "send_cpu_ratio",
+    value: cpuPer(send16) / cpuPer(insert16),
+    unit: "ratio",
+    inputs: [
+      { name: "send_workerd_cpu_ms", value: cpuPer(send16), unit: "ms" },
+      { name: "bare_insert_workerd_cpu_ms", value: cpuPer(insert16), unit: "ms" },
+    ],
+    note: "workerd CPU (all threads) per call at 16 clients: steadier than throughput on a shared machine",
   });
   figure({
     name: "send_p50_ratio_c1",
@@ -215,7 +230,7 @@ async function fanoutScenarios(ctx: Ctx): Promise<void> {
     const room = rooms[i % rooms.length] as string;
     return bareSendArrives(ctx, bare, room, `${room}${Math.floor(i / rooms.length) % 2 ? "b" : "a"}`, tag());
   };
-  await openLoop({ rate: FANOUT_RATE, count: 400, task: bareSend }); // warm-up
+  await measureOpen({ rate: FANOUT_RATE, count: 400, task: bareSend }); // warm-up
 
   // Open loop: fresh pairs, 200 sends/s spread evenly, each user sends 2 a second (20 per 10 s).
   const openCount = FANOUT_RATE * SIZE.openSeconds;
@@ -224,11 +239,11 @@ async function fanoutScenarios(ctx: Ctx): Promise<void> {
   await connectPairs(ctx, arrivals, openPairs);
   const bareOpen = keep(
     `bare DO chat, open loop ${FANOUT_RATE}/s, partner receives`,
-    await openLoop({ rate: FANOUT_RATE, count: openCount, task: bareSend }),
+    await measureOpen({ rate: FANOUT_RATE, count: openCount, task: bareSend }),
   );
   const open = keep(
     `send → partner message.new, open loop ${FANOUT_RATE}/s`,
-    await openLoop({
+    await measureOpen({
       rate: FANOUT_RATE,
       count: openCount,
       task: (i) => {
@@ -250,9 +265,9 @@ async function fanoutScenarios(ctx: Ctx): Promise<void> {
   const closed: Measured[] = [];
   for (let round = 0; round < SIZE.rounds; round++) {
     const count = FANOUT_CONVERSATIONS * SIZE.closedPerSlot;
-    bareClosed.push(await closedLoop({ clients: FANOUT_CONVERSATIONS, count, task: (i) => bareSend(i).then(() => true) }));
+    bareClosed.push(await measureClosed({ clients: FANOUT_CONVERSATIONS, count, task: (i) => bareSend(i).then(() => true) }));
     closed.push(
-      await closedLoop({
+      await measureClosed({
         clients: FANOUT_CONVERSATIONS,
         count,
         task: async (i) => {
@@ -307,13 +322,13 @@ async function historyScenario(ctx: Ctx): Promise<void> {
   const smalls: Measured[] = [];
   const larges: Measured[] = [];
   const rounds = 10;
-  await closedLoop({ clients: 1, count: 50, task: () => page(small, 0) });
-  await closedLoop({ clients: 1, count: 50, task: (i) => page(large, i % SIZE.bigConversations) });
+  await measureClosed({ clients: 1, count: 50, task: () => page(small, 0) });
+  await measureClosed({ clients: 1, count: 50, task: (i) => page(large, i % SIZE.bigConversations) });
   for (let r = 0; r < rounds; r++) {
-    smalls.push(await closedLoop({ clients: 1, count: Math.ceil(SIZE.history / rounds), task: () => page(small, 0) }));
+    smalls.push(await measureClosed({ clients: 1, count: Math.ceil(SIZE.history / rounds), task: () => page(small, 0) }));
     // A random conversation each time: the index is read all over, not one hot range.
     larges.push(
-      await closedLoop({
+      await measureClosed({
         clients: 1,
         count: Math.ceil(SIZE.history / rounds),
         task: () => page(large, Math.floor(Math.random() * SIZE.bigConversations)),
@@ -339,7 +354,7 @@ async function historyScenario(ctx: Ctx): Promise<void> {
 
 async function conversationsScenario(ctx: Ctx): Promise<void> {
   log("\nConversation list: a user with 1 000 conversations");
-  const m = await closedLoop({
+  const m = await measureClosed({
     clients: 1,
     count: SIZE.lists,
     warmup: 20,
@@ -357,7 +372,7 @@ async function adminScenario(ctx: Ctx): Promise<void> {
   const token = await tokenOf("bench_admin");
   const search = keep(
     `admin search q=needle over ${big} messages, 4 clients`,
-    await closedLoop({
+    await measureClosed({
       clients: 4,
       count: QUICK ? 40 : 100,
       warmup: 4,

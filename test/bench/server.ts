@@ -121,18 +121,32 @@ async function applyMigrations(mf: Miniflare, worker: string): Promise<void> {
   }
 }
 
-/** workerd's resident memory (MB): the one workerd process Miniflare started for this Node process. */
-export function workerdRssMb(): number {
+/** The one workerd process Miniflare started for this Node process. */
+function workerdPid(): string {
   for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid !== process.pid || !stat.includes("(workerd)")) continue;
-      const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
-      return Number(rss) / 1024;
+      if (ppid === process.pid && stat.includes("(workerd)")) return pid;
     } catch {
       // a process that just ended
     }
   }
   throw new Error("no workerd child process found");
+}
+
+/** workerd's resident memory (MB). */
+export function workerdRssMb(): number {
+  const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${workerdPid()}/status`, "utf8"))?.[1];
+  return Number(rss) / 1024;
+}
+
+/**
+ * CPU time workerd has used so far (ms, all its threads: user + system, 10 ms ticks). What a call
+ * costs in CPU barely depends on how busy the shared machine is, unlike its latency.
+ */
+export function workerdCpuMs(): number {
+  const stat = readFileSync(`/proc/${workerdPid()}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
