@@ -69,16 +69,14 @@ try {
     for (const [i, v] of variants.entries()) {
       const ctx = ctxs[i] as Ctx;
       const many = await sendersFor(ctx, `m${round}_`, SENDS);
-      results
-        .get(v.name)
-        ?.c16.push(
-          await closedLoop({
-            clients: 16,
-            count: SENDS,
-            cpu: workerdCpuMs,
-            task: (j) => sendOnce(ctx, many[j % many.length] as string, `m ${j}`),
-          }),
-        );
+      results.get(v.name)?.c16.push(
+        await closedLoop({
+          clients: 16,
+          count: SENDS,
+          cpu: workerdCpuMs,
+          task: (j) => sendOnce(ctx, many[j % many.length] as string, `m ${j}`),
+        }),
+      );
       const one = await sendersFor(ctx, `o${round}_`, C1);
       results
         .get(v.name)
