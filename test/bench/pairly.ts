@@ -4,7 +4,8 @@ import type { Http } from "./load.ts";
 import { type Server, secrets } from "./server.ts";
 import type { Arrivals } from "./sockets.ts";
 
-export type Ctx = { server: Server; pairly: Http; baseline: Http };
+/** `worker`: the Pairly worker's name in the server (default "pairly"). */
+export type Ctx = { server: Server; pairly: Http; baseline: Http; worker?: string };
 export type Pair = { a: string; b: string };
 type D1 = Awaited<ReturnType<Server["mf"]["getD1Database"]>>;
 
@@ -54,6 +55,6 @@ export async function grantCredits(db: D1, users: string[], amount: number): Pro
 
 /** Opens a conversation socket for `user` with `partner`. */
 export async function openConversation(ctx: Ctx, arrivals: Arrivals, user: string, partner: string): Promise<void> {
-  const ws = ctx.server.url("pairly").replace("http", "ws");
+  const ws = ctx.server.url(ctx.worker ?? "pairly").replace("http", "ws");
   await arrivals.open(`${ws}/api/v2/messages/ws?partner_id=${partner}`, user, { authorization: `Bearer ${await tokenOf(user)}` });
 }

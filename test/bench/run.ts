@@ -9,7 +9,8 @@
  * The built Worker (`wrangler deploy --dry-run`) and a bench-only baseline Worker run through the
  * Miniflare API (no `wrangler dev`), with local D1 on disk, the Durable Objects and the rate-limit
  * bindings. Load comes from this Node process (undici, ws) into HDR histograms. Baseline and Pairly
- * alternate in rounds so that the machine's drift hits both. Results: test/bench/results.json.
+ * alternate in rounds so that the machine's drift hits both. Results: test/bench/results.json (one
+ * object per figure) and test/bench/results-scenarios.json (every scenario, with the run's date).
  * Exits 0 whether goals are met or not (1 only if the bench itself could not run).
  */
 import { spawnSync } from "node:child_process";
@@ -494,10 +495,12 @@ async function main(): Promise<void> {
     printTable(
       `npm run bench${QUICK ? " -- --quick" : ""} (${date}, Node ${process.version}, ${Math.round((performance.now() - started) / 1000)} s)`,
     );
+    // One object per figure; the run and every scenario's figures beside it.
     const out = join(ROOT, "test/bench/results.json");
+    writeFileSync(out, `${JSON.stringify(figures, null, 2)}\n`);
     writeFileSync(
-      out,
-      `${JSON.stringify({ date: new Date().toISOString(), quick: QUICK, node: process.version, figures, scenarios: details }, null, 2)}\n`,
+      join(ROOT, "test/bench/results-scenarios.json"),
+      `${JSON.stringify({ date: new Date().toISOString(), quick: QUICK, node: process.version, scenarios: details }, null, 2)}\n`,
     );
     log(`\nWrote ${out}`);
   } finally {

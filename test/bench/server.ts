@@ -41,7 +41,8 @@ export async function buildBaseline(outdir: string): Promise<string> {
   return outfile;
 }
 
-export type PairlyWorker = { name: string; script: string; port: number };
+/** `root`: the project whose migrations the worker's database gets (default: this one). */
+export type PairlyWorker = { name: string; script: string; port: number; root?: string };
 export type ServerOptions = {
   pairly: PairlyWorker[];
   baseline?: { script: string; port: number };
@@ -98,7 +99,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
   await mf.ready;
   const ports = new Map<string, number>(o.pairly.map((w) => [w.name, w.port]));
   if (o.baseline) ports.set("baseline", o.baseline.port);
-  for (const w of o.pairly) await applyMigrations(mf, w.name);
+  for (const w of o.pairly) await applyMigrations(mf, w.name, w.root ?? ROOT);
   return {
     mf,
     url: (name) => `http://127.0.0.1:${ports.get(name)}`,
@@ -107,9 +108,9 @@ export async function startServer(o: ServerOptions): Promise<Server> {
 }
 
 /** drizzle-kit's migrations, statement by statement (they are split at `--> statement-breakpoint`). */
-async function applyMigrations(mf: Miniflare, worker: string): Promise<void> {
+async function applyMigrations(mf: Miniflare, worker: string, root: string): Promise<void> {
   const db = await mf.getD1Database("DB", worker);
-  const dir = join(ROOT, "migrations");
+  const dir = join(root, "migrations");
   for (const file of readdirSync(dir)
     .filter((f) => f.endsWith(".sql"))
     .sort()) {
