@@ -7,20 +7,26 @@ import WebSocket from "ws";
 
 type NewMessage = { type: "message.new"; message: { content: string | null; sender_id?: string; sender?: string } };
 
-const WAIT_MS = 15_000;
+/** A message not at its partner by then counts as lost (an overloaded open loop can take seconds). */
+const WAIT_MS = 60_000;
 
 export class Arrivals {
   private readonly waiting = new Map<string, { resolve: (at: number) => void; timer: NodeJS.Timeout }>();
   readonly sockets: WebSocket[] = [];
   /** Sockets that closed (or failed) while the bench still wanted them. */
   unexpectedCloses = 0;
+  /** `resync` and `error` frames received, and messages that never arrived. */
+  resyncs = 0;
+  errorFrames = 0;
+  lost = 0;
   private closing = false;
 
-  /** Resolves when the partner's socket gets the message with content `tag`; rejects after 15 s. */
+  /** Resolves when the partner's socket gets the message with content `tag`; rejects after WAIT_MS. */
   arrival(tag: string): Promise<number> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(tag);
+        this.lost++;
         reject(new Error(`no message.new for ${tag} within ${WAIT_MS} ms`));
       }, WAIT_MS);
       this.waiting.set(tag, { resolve, timer });
@@ -38,6 +44,8 @@ export class Arrivals {
     ws.on("message", (data) => {
       const at = performance.now();
       const event = JSON.parse(String(data)) as { type: string } | NewMessage;
+      if (event.type === "resync") this.resyncs++;
+      if (event.type === "error") this.errorFrames++;
       if (event.type !== "message.new") return;
       const m = (event as NewMessage).message;
       if ((m.sender_id ?? m.sender) === user || m.content === null) return;
