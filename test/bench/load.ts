@@ -49,28 +49,37 @@ export function measured(h: Histogram, errors: number, seconds: number): Measure
 /** A task answers whether its call succeeded; a rejection counts as a failed call. */
 export type Task = (i: number) => Promise<boolean>;
 
-/** `count` calls by `clients` callers after `warmup` unmeasured ones (same concurrency). */
+/**
+ * `count` calls by `clients` callers after `warmup` unmeasured ones (same concurrency). Callers
+ * take the next call as they come free; `pinned`: caller c makes exactly the calls c, c + clients,
+ * c + 2 × clients… in order, so a caller can stand for one conversation whose next message waits
+ * for its last one.
+ */
 export async function closedLoop(o: {
   clients: number;
   count: number;
   warmup?: number;
   task: Task;
   cpu?: () => number;
+  pinned?: boolean;
 }): Promise<Measured> {
   let next = 0;
   const run = async (until: number, h: Histogram | null) => {
     let errors = 0;
+    const from = next;
+    const call = async (i: number) => {
+      const t0 = performance.now();
+      const ok = await o.task(i).catch(() => false);
+      if (!ok) errors++;
+      else h?.recordValue((performance.now() - t0) * 1000);
+    };
     await Promise.all(
-      Array.from({ length: o.clients }, async () => {
-        while (next < until) {
-          const i = next++;
-          const t0 = performance.now();
-          const ok = await o.task(i).catch(() => false);
-          if (!ok) errors++;
-          else h?.recordValue((performance.now() - t0) * 1000);
-        }
+      Array.from({ length: o.clients }, async (_, c) => {
+        if (o.pinned) for (let i = from + c; i < until; i += o.clients) await call(i);
+        else while (next < until) await call(next++);
       }),
     );
+    next = until;
     return errors;
   };
   await run(o.warmup ?? 0, null);

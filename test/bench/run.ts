@@ -266,11 +266,12 @@ async function fanoutScenarios(ctx: Ctx): Promise<void> {
   const closed: Measured[] = [];
   for (let round = 0; round < SIZE.rounds; round++) {
     const count = FANOUT_CONVERSATIONS * SIZE.closedPerSlot;
-    bareClosed.push(await measureClosed({ clients: FANOUT_CONVERSATIONS, count, task: (i) => bareSend(i).then(() => true) }));
+    bareClosed.push(await measureClosed({ clients: FANOUT_CONVERSATIONS, count, pinned: true, task: (i) => bareSend(i).then(() => true) }));
     closed.push(
       await measureClosed({
         clients: FANOUT_CONVERSATIONS,
         count,
+        pinned: true,
         task: async (i) => {
           const slot = i % FANOUT_CONVERSATIONS;
           const j = Math.floor(i / FANOUT_CONVERSATIONS); // this slot's j-th send
