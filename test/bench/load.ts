@@ -134,6 +134,7 @@ export async function openLoop(o: {
 export class Http {
   private readonly pool: Pool;
   readonly statuses = new Map<number, number>();
+  private readonly failures = new Map<string, number>();
 
   constructor(origin: string, connections: number) {
     this.pool = new Pool(origin, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
@@ -147,16 +148,24 @@ export class Http {
     const headers: Record<string, string> = {};
     if (o.token) headers.authorization = `Bearer ${o.token}`;
     if (o.body !== undefined) headers["content-type"] = "application/json";
-    const res = await this.pool.request({ method, path, headers, body: o.body === undefined ? undefined : JSON.stringify(o.body) });
+    const res = await this.pool
+      .request({ method, path, headers, body: o.body === undefined ? undefined : JSON.stringify(o.body) })
+      .catch((err: { code?: string; name?: string }) => {
+        // A call that got no answer at all (a connection reset, say) is reported by its error code.
+        const code = err.code ?? err.name ?? "error";
+        this.failures.set(code, (this.failures.get(code) ?? 0) + 1);
+        throw err;
+      });
     const text = await res.body.text();
     if (res.statusCode >= 300) this.statuses.set(res.statusCode, (this.statuses.get(res.statusCode) ?? 0) + 1);
     return { status: res.statusCode, text, json: () => JSON.parse(text) };
   }
 
-  /** Failure statuses seen since the last call of this, e.g. "429×10 500×1". */
+  /** Failure statuses (and errors without an answer) since the last call of this, e.g. "429×10 UND_ERR_SOCKET×1". */
   takeStatuses(): string {
-    const s = [...this.statuses].map(([k, v]) => `${k}×${v}`).join(" ");
+    const s = [...this.statuses, ...this.failures].map(([k, v]) => `${k}×${v}`).join(" ");
     this.statuses.clear();
+    this.failures.clear();
     return s;
   }
 

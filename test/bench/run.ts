@@ -35,7 +35,7 @@ const wanted = (scenario: string) => !ONLY || ONLY.has(scenario);
 
 const PORTS = { pairly: 8795, baseline: 8796, h1k: 8797, h1m: 8798 };
 const SIZE = QUICK
-  ? { rounds: 1, sends: 1000, c1: 200, openSeconds: 5, closedPerSlot: 16, bigConversations: 100, history: 400, lists: 200, idleSeconds: 15 }
+  ? { rounds: 1, sends: 800, c1: 150, openSeconds: 4, closedPerSlot: 10, bigConversations: 100, history: 300, lists: 200, idleSeconds: 15 }
   : {
       rounds: 2,
       sends: 4000,

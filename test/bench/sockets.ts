@@ -29,6 +29,7 @@ export class Arrivals {
         this.lost++;
         reject(new Error(`no message.new for ${tag} within ${WAIT_MS} ms`));
       }, WAIT_MS);
+      timer.unref();
       this.waiting.set(tag, { resolve, timer });
     });
   }
