@@ -47,6 +47,9 @@ const CLOCK_SLACK_MS = 1_000;
 /** Receipts only move forward; a status event that would move one back is stale and dropped. */
 const STATUS_RANK = { sent: 0, failed: 0, delivered: 1, read: 2 } as const;
 
+/** Rooms constructed in this isolate (see `constructions`). */
+let constructed = 0;
+
 type LoggedEvent = { eseq: number; type: RoomEvent["type"]; message_id: string };
 
 /**
@@ -61,6 +64,7 @@ export class ConversationRoom extends DurableObject<Env> {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    constructed++;
     this.sql = ctx.storage.sql;
     // Pings are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
@@ -179,6 +183,11 @@ export class ConversationRoom extends DurableObject<Env> {
     const lastSeq = Math.max(await lastSeqOf(dbOf(this.env.DB), this.conversationId), this.hw());
     ws.serializeAttachment({ ...meta, syncedSeq: lastSeq } satisfies SocketMeta);
     sendEvent(ws, { type: "sync", last_seq: lastSeq });
+  }
+
+  /** RPC: rooms this isolate has constructed. Waking N hibernated rooms adds N (npm run bench reads it). */
+  async constructions(): Promise<number> {
+    return constructed;
   }
 
   /**
