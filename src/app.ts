@@ -1,16 +1,15 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
-import { createMiddleware } from "hono/factory";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import { corsOriginsOf } from "./config";
-import { dbOf } from "./db/client";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./errors";
 import { isAttachmentUpload, usesDownloadTicket } from "./middleware/attachments";
 import { requireUser } from "./middleware/auth";
 import { limitBody } from "./middleware/body";
+import { BOOKMARK_HEADER, withDbSession } from "./middleware/db-session";
 import { requireAdmin } from "./middleware/permissions";
 import { adminRoutes } from "./routes/admin";
 import { attachmentRoutes } from "./routes/attachments";
@@ -26,11 +25,6 @@ import { pushRoutes } from "./routes/push";
 import { realtimeRoutes } from "./routes/realtime";
 import { webRoutes } from "./routes/web";
 
-const withDb = createMiddleware<AppEnv>(async function withDb(c, next) {
-  c.set("db", dbOf(c.env.DB));
-  await next();
-});
-
 /** One CORS middleware per configured origin list (the setting lives in env, known per request). */
 const corsByOrigins = new Map<string, MiddlewareHandler>();
 function corsFor(origins: string): MiddlewareHandler {
@@ -38,8 +32,8 @@ function corsFor(origins: string): MiddlewareHandler {
   if (!handler) {
     handler = cors({
       origin: corsOriginsOf(origins),
-      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id"],
-      exposeHeaders: ["X-Request-Id", "Retry-After", "Content-Disposition", "X-Export-Next-Cursor", "Link"],
+      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", BOOKMARK_HEADER],
+      exposeHeaders: ["X-Request-Id", "Retry-After", "Content-Disposition", "X-Export-Next-Cursor", "Link", BOOKMARK_HEADER],
       maxAge: 600,
     });
     corsByOrigins.set(origins, handler);
@@ -113,7 +107,7 @@ export function createApp() {
   });
   app.use(secureHeaders({ crossOriginResourcePolicy: "cross-origin" }));
   app.use("/api/*", (c, next) => corsFor(c.env.CORS_ORIGINS ?? "*")(c, next));
-  app.use(withDb);
+  app.use(withDbSession());
 
   app.route("/", healthRoutes);
   app.route("/", webRoutes);

@@ -150,7 +150,9 @@ describe("service endpoints", () => {
       },
     ],
   ])("GET /healthz answers 503 {ok: false} when D1 %s, and 200 again with the real D1", async (_name, DB) => {
-    const broken = { ...env, DB } as unknown as Env;
+    // The app reads through a Sessions API session: the broken binding hands out itself.
+    const session = { ...DB, getBookmark: () => null };
+    const broken = { ...env, DB: { ...DB, withSession: () => session } } as unknown as Env;
     const res = await app.request(`${BASE}/healthz`, {}, broken);
     expect(res.status).toBe(503);
     const text = await res.text();

@@ -64,5 +64,30 @@ export function withOperationIds(doc: Document): Document {
   return doc;
 }
 
-/** GET /api/openapi.json: the document generated from the routes' zod schemas, with the operationIds added. */
-export const openApiDocument = (app: OpenAPIHono<AppEnv>): Document => withOperationIds(app.getOpenAPI31Document(CONFIG));
+const BOOKMARK_PARAMETER = {
+  name: "x-d1-bookmark",
+  in: "header" as const,
+  required: false,
+  description:
+    "D1 read replication (Sessions API): the `x-d1-bookmark` of an earlier response. The request is then served " +
+    "by a replica at least that fresh, so a client reads its own writes. Without it, reads may come from any replica " +
+    "and writes start at the primary. Every response that touched the database answers a newer bookmark in the same header.",
+  schema: { type: "string" as const, pattern: "^[A-Za-z0-9-]{1,256}$" },
+};
+
+/** Every operation under /api (and /healthz) runs in one D1 session: each may take the bookmark header. */
+export function withBookmarkParameter(doc: Document): Document {
+  doc.components ??= {};
+  doc.components.parameters = { ...doc.components.parameters, D1Bookmark: BOOKMARK_PARAMETER };
+  for (const item of Object.values(doc.paths ?? {})) {
+    for (const method of METHODS) {
+      const op = item?.[method];
+      if (op) op.parameters = [...(op.parameters ?? []), { $ref: "#/components/parameters/D1Bookmark" }];
+    }
+  }
+  return doc;
+}
+
+/** GET /api/openapi.json: the document generated from the routes' zod schemas, with operationIds and the bookmark header. */
+export const openApiDocument = (app: OpenAPIHono<AppEnv>): Document =>
+  withBookmarkParameter(withOperationIds(app.getOpenAPI31Document(CONFIG)));

@@ -45,10 +45,17 @@ export function useToken(get: () => string | null, refresh: () => Promise<boolea
   onUnauthorized = refresh;
 }
 
+/**
+ * The D1 bookmark of the last answer: sent back with every call, so a read served by a replica is at
+ * least as fresh as this tab's last write (read replication; the server answers a newer one each time).
+ */
+let bookmark: string | null = null;
+const BOOKMARK_HEADER = "x-d1-bookmark";
+
 const options = {
   headers: (): Record<string, string> => {
     const token = currentToken();
-    return token ? { authorization: `Bearer ${token}` } : {};
+    return { ...(token && { authorization: `Bearer ${token}` }), ...(bookmark && { [BOOKMARK_HEADER]: bookmark }) };
   },
 };
 
@@ -85,6 +92,7 @@ export async function call<R extends Typed<unknown>>(send: () => Promise<R>): Pr
     } catch (err) {
       throw new NetworkError(err instanceof Error ? err.message : String(err));
     }
+    bookmark = res.headers.get(BOOKMARK_HEADER) ?? bookmark;
     if (res.ok) return (await res.json()) as OkBody<R>;
     if (res.status === 401 && attempt === 0 && (await onUnauthorized())) continue;
     throw await errorOf(res);
