@@ -92,7 +92,9 @@ export async function call<R extends Typed<unknown>>(send: () => Promise<R>): Pr
     } catch (err) {
       throw new NetworkError(err instanceof Error ? err.message : String(err));
     }
-    bookmark = res.headers.get(BOOKMARK_HEADER) ?? bookmark;
+    // Bookmarks compare as strings (later is greater): keep the freshest this tab has seen.
+    const answered = res.headers.get(BOOKMARK_HEADER);
+    if (answered && (!bookmark || answered > bookmark)) bookmark = answered;
     if (res.ok) return (await res.json()) as OkBody<R>;
     if (res.status === 401 && attempt === 0 && (await onUnauthorized())) continue;
     throw await errorOf(res);
