@@ -3,6 +3,7 @@
  * as JPEG or PNG, a voice note recorded by MediaRecorder from an oscillator, and a one-page PDF.
  */
 import type { Page } from "playwright-core";
+import { apiAs, server, tokenOf } from "./harness";
 
 /** A small landscape "photo" (sky, sun, two ridges), encoded by the browser. */
 export async function photo(page: Page, type: "image/jpeg" | "image/png" = "image/jpeg", width = 480, height = 360): Promise<Buffer> {
@@ -98,4 +99,27 @@ export function pdf(title: string): Buffer {
   for (const at of offsets) body += `${String(at).padStart(10, "0")} 00000 n \n`;
   body += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
   return Buffer.from(body, "latin1");
+}
+
+/** A photo message sent over the API (announce, PUT the bytes, send), for a test whose subject is elsewhere. */
+export async function sendPhoto(from: string, to: string, bytes: Buffer, caption: string) {
+  const token = await tokenOf(from);
+  const json = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+  const created = await fetch(`${server.url}/api/v2/attachments`, {
+    method: "POST",
+    headers: json,
+    body: JSON.stringify({ mime_type: "image/jpeg", size_bytes: bytes.length, name: "photo.jpg" }),
+  }).then((r) => r.json() as Promise<{ attachment_id: string; upload_url: string }>);
+  const put = await fetch(created.upload_url, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${token}`, "content-type": "image/jpeg" },
+    body: new Uint8Array(bytes),
+  });
+  if (!put.ok) throw new Error(`upload → ${put.status} ${await put.text()}`);
+  return apiAs(from, "POST", "/api/v2/messages/send", {
+    receiver_id: to,
+    content: caption,
+    message_type: "image",
+    attachments: [{ attachment_id: created.attachment_id }],
+  });
 }

@@ -45,10 +45,10 @@ export function NotificationsToggle() {
   return (
     <div class="notify">
       <Bell />
-      <p class="notify-text">Know when your matches write</p>
       <button
         type="button"
-        class="button small"
+        class="notify-enable"
+        title="Know when your matches write, even with Pairly closed"
         disabled={working}
         aria-busy={working ? "true" : undefined}
         onClick={() => void enableNotifications(me)}

@@ -42,8 +42,8 @@ export function sizeOf(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
-/** The box an image or video gets before it loads, so the list never jumps: at most 260 × 320 px, never upscaled. */
-export function boxOf(width: number | undefined, height: number | undefined, max = { width: 260, height: 320 }) {
+/** The box an image or video gets before it loads, so the list never jumps: at most 240 × 300 px, never upscaled. */
+export function boxOf(width: number | undefined, height: number | undefined, max = { width: 240, height: 300 }) {
   if (!width || !height) return { width: max.width, height: Math.round((max.width * 3) / 4) };
   const scale = Math.min(1, max.width / width, max.height / height);
   return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
