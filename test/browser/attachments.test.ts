@@ -87,6 +87,12 @@ describe("photos, voice notes and files", () => {
     await inConsole.waitFor();
     await until(mod.page, async () => (await loaded(mod.page, "img.admin-media"))[0] === 480, "the console's copy to load");
     expect(await inConsole.getAttribute("src")).toMatch(/^blob:/);
+    // The conversation view shows it too.
+    await row.getByRole("button", { name: "Conversation" }).click();
+    const thread = mod.page.getByRole("dialog", { name: `Conversation between ${alice} and ${bob}` });
+    await thread.getByRole("img", { name: "hike.jpg" }).waitFor();
+    await mod.page.keyboard.press("Escape");
+    await thread.waitFor({ state: "hidden" });
     await row.getByRole("button", { name: "Moderate" }).click();
     const dialog = mod.page.getByRole("dialog", { name: "Moderate message" });
     await dialog.getByLabel("Moderation status").selectOption("blocked");
