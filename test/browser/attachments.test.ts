@@ -122,7 +122,8 @@ describe("photos, voice notes and files", () => {
     await bubble(d.page, "Hey Dan!").waitFor();
 
     const note = await voiceNote(d.page);
-    await attach(d.page, { name: "hello.webm", mimeType: "audio/webm", buffer: note });
+    // As MediaRecorder names it (with its codec): the client declares and uploads it as audio/webm.
+    await attach(d.page, { name: "hello.webm", mimeType: "audio/webm;codecs=opus", buffer: note });
     await d.page.getByRole("textbox", { name: "Message" }).fill("Listen to this");
     await d.page.getByRole("textbox", { name: "Message" }).press("Enter");
     await bubble(d.page, "Listen to this").getByRole("status", { name: "Sent" }).waitFor();

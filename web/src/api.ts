@@ -168,12 +168,13 @@ export async function download(query: Record<string, string>): Promise<void> {
 export const exportHref = (query: Record<string, string>) => api.admin.messages.messages.export.$url({ query }).toString();
 
 /**
- * PUT the bytes of an announced upload to its `upload_url`, reporting progress (0..1). XMLHttpRequest,
+ * PUT the bytes of an announced upload to its `upload_url` (Content-Type = the declared type), reporting progress (0..1). XMLHttpRequest,
  * not fetch: only it reports upload progress in every browser. A 401 gets one retry with a fresh token.
  */
 export async function uploadBytes(
   uploadUrl: string,
   file: Blob,
+  contentType: string,
   onProgress: (fraction: number) => void,
   signal?: AbortSignal,
 ): Promise<UploadedAttachment> {
@@ -182,7 +183,7 @@ export async function uploadBytes(
       const xhr = new XMLHttpRequest();
       xhr.open("PUT", uploadUrl);
       for (const [k, v] of Object.entries(options.headers())) xhr.setRequestHeader(k, v);
-      xhr.setRequestHeader("content-type", file.type);
+      xhr.setRequestHeader("content-type", contentType);
       xhr.upload.onprogress = (e) => {
         if (e.lengthComputable) onProgress(e.loaded / e.total);
       };

@@ -17,17 +17,26 @@ export const kindOf = (mimeType: string): Kind => {
   return top === "image" || top === "video" || top === "audio" ? top : "file";
 };
 
-/** A browser names some types differently from the server (MediaRecorder's parameters, `.mp3` as audio/mp3). */
+/** Browsers name some types differently from the server: MediaRecorder adds codecs, `.mp3` and `.m4a` get other names. */
+const ALIASES: Record<string, string> = { "audio/mp3": "audio/mpeg", "audio/x-m4a": "audio/mp4", "audio/m4a": "audio/mp4" };
+
 export function mimeTypeOf(file: Blob): string {
   const type = file.type.split(";")[0]?.trim().toLowerCase() ?? "";
-  return type === "audio/mp3" ? "audio/mpeg" : type;
+  return ALIASES[type] ?? type;
+}
+
+/** The server takes names of up to 255 characters without control characters; a longer one keeps its end (the extension). */
+function nameOf(file: File): string | undefined {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what the server refuses
+  const name = file.name.replace(/[\u0000-\u001f\u007f]/g, "").trim();
+  return name ? [...name].slice(-255).join("") : undefined;
 }
 
 export const isAllowed = (file: Blob) => ALLOWED.has(mimeTypeOf(file));
 
 /** The contract needs 1–4000 characters of content, so a message without a caption says what it is. */
 export const labelOf = (kind: Kind, name: string) =>
-  kind === "image" ? "Photo" : kind === "video" ? "Video" : kind === "audio" ? "Voice note" : name;
+  kind === "image" ? "Photo" : kind === "video" ? "Video" : kind === "audio" ? "Voice note" : name.trim() || "File";
 
 /** Set on a message whose content is only that label: this client then shows the attachment alone. */
 export const LABEL_ONLY = "label_only";
@@ -109,14 +118,14 @@ export async function ensureUploaded(att: Outgoing, update: (next: Outgoing) => 
   if (!current.attachmentId || !current.uploadUrl) {
     const created = await call(() =>
       api.attachments.index.$post({
-        json: { mime_type: mimeTypeOf(current.file), size_bytes: current.file.size, name: current.file.name || undefined },
+        json: { mime_type: mimeTypeOf(current.file), size_bytes: current.file.size, name: nameOf(current.file) },
       }),
     );
     set({ attachmentId: created.attachment_id, uploadUrl: created.upload_url, progress: 0 });
   }
   const id = current.attachmentId as string;
   try {
-    await uploadBytes(current.uploadUrl as string, current.file, (progress) => set({ progress }));
+    await uploadBytes(current.uploadUrl as string, current.file, mimeTypeOf(current.file), (progress) => set({ progress }));
   } catch (err) {
     if (!(err instanceof ApiError && err.status === 409)) throw err;
     // 409 with `expires_at`: the upload URL expired before the bytes came; announce again next time.
