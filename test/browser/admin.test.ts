@@ -106,8 +106,9 @@ describe("the admin console", () => {
     await p.page.getByRole("row").filter({ hasText: newcomer }).first().waitFor();
 
     if (SCREENSHOTS) {
-      await grant("mia_shot", 1);
-      await sendPhoto("mia_shot", "noah_shot", await photo(p.page), "hello from the lake");
+      const [mia, noah] = [person("mia"), person("noah")];
+      await grant(mia, 1);
+      await sendPhoto(mia, noah, await photo(p.page), "hello from the lake");
       await p.page.getByLabel("Search text").fill("hello");
       await p.page.getByRole("button", { name: "Search", exact: true }).click();
       await p.page.getByText(/messages? match/).waitFor();

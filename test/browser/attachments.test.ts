@@ -1,7 +1,7 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { admin, apiAs, bubble, expectNoConsoleErrors, grant, openWindow, person, signIn, until, useHarness } from "./harness";
-import { pdf, photo, voiceNote } from "./media";
+import { pdf, photo, video, voiceNote } from "./media";
 
 useHarness();
 
@@ -41,7 +41,7 @@ describe("photos, voice notes and files", () => {
       offline: false,
       latency: 0,
       downloadThroughput: -1,
-      uploadThroughput: picture.length / 2,
+      uploadThroughput: picture.length,
     });
     await attach(a.page, { name: "hike.jpg", mimeType: "image/jpeg", buffer: picture });
     await a.page.getByRole("button", { name: "Send" }).click();
@@ -112,7 +112,7 @@ describe("photos, voice notes and files", () => {
     expectNoConsoleErrors();
   });
 
-  it("a voice note and a PDF: native controls served in ranges, a named download, nothing blurred once she has replied", async () => {
+  it("a voice note, a video and a PDF: native controls served in ranges, a named download, nothing blurred once she has replied", async () => {
     const [cara, dan] = [person("cara"), person("dan")];
     await Promise.all([grant(cara, 5), grant(dan, 5)]);
     await apiAs(cara, "POST", "/api/v2/messages/send", { receiver_id: dan, content: "Hey Dan!" });
@@ -127,6 +127,10 @@ describe("photos, voice notes and files", () => {
     await d.page.getByRole("textbox", { name: "Message" }).fill("Listen to this");
     await d.page.getByRole("textbox", { name: "Message" }).press("Enter");
     await bubble(d.page, "Listen to this").getByRole("status", { name: "Sent" }).waitFor();
+    await attach(d.page, { name: "waterfall.webm", mimeType: "video/webm", buffer: await video(d.page) });
+    await d.page.getByRole("textbox", { name: "Message" }).fill("The waterfall");
+    await d.page.getByRole("textbox", { name: "Message" }).press("Enter");
+    await bubble(d.page, "The waterfall").getByRole("status", { name: "Sent" }).waitFor();
     const menu = pdf("Trail map");
     await attach(d.page, { name: "trail-map.pdf", mimeType: "application/pdf", buffer: menu });
     await d.page.getByRole("button", { name: "Send" }).click();
@@ -144,6 +148,9 @@ describe("photos, voice notes and files", () => {
     const audio = bubble(c.page, "Listen to this").locator("audio[controls]");
     await audio.waitFor();
     await until(c.page, async () => (await audio.evaluate((el: HTMLAudioElement) => el.readyState)) >= 1, "the voice note's metadata");
+    const clip = bubble(c.page, "The waterfall").locator("video[controls]");
+    await until(c.page, async () => (await clip.evaluate((el: HTMLVideoElement) => el.readyState)) >= 1, "the video's metadata");
+    expect(await clip.evaluate((el: HTMLVideoElement) => el.videoWidth)).toBe(320);
     expect(ranges).toContain(206);
     expect(await c.page.getByRole("button", { name: "Tap to view" }).count()).toBe(0);
 

@@ -78,6 +78,40 @@ export async function voiceNote(page: Page): Promise<Buffer> {
   return Buffer.from(bytes);
 }
 
+/** About a second of video (a moving sun), recorded from a canvas by MediaRecorder (WebM). */
+export async function video(page: Page): Promise<Buffer> {
+  const bytes = await page.evaluate(async () => {
+    const canvas = Object.assign(document.createElement("canvas"), { width: 320, height: 240 });
+    const g = canvas.getContext("2d") as CanvasRenderingContext2D;
+    const recorder = new MediaRecorder(canvas.captureStream(25), { mimeType: "video/webm" });
+    const chunks: Blob[] = [];
+    recorder.ondataavailable = (e) => chunks.push(e.data);
+    const done = new Promise((resolve) => {
+      recorder.onstop = resolve;
+    });
+    recorder.start();
+    const started = performance.now();
+    await new Promise<void>((resolve) => {
+      const frame = (now: number) => {
+        const t = (now - started) / 1000;
+        g.fillStyle = "#ffd3a5";
+        g.fillRect(0, 0, 320, 240);
+        g.fillStyle = "#e0436b";
+        g.beginPath();
+        g.arc(40 + 240 * Math.min(t, 1), 120, 30, 0, Math.PI * 2);
+        g.fill();
+        if (t < 1) requestAnimationFrame(frame);
+        else resolve();
+      };
+      requestAnimationFrame(frame);
+    });
+    recorder.stop();
+    await done;
+    return Array.from(new Uint8Array(await new Blob(chunks).arrayBuffer()));
+  });
+  return Buffer.from(bytes);
+}
+
 /** A minimal one-page PDF (header, catalog, page, trailer). */
 export function pdf(title: string): Buffer {
   const text = `BT /F1 18 Tf 30 100 Td (${title}) Tj ET`;
