@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { admin, apiAs, bubble, expectNoConsoleErrors, grant, openWindow, person, SCREENSHOTS, signIn, useHarness } from "./harness";
+import { photo, sendPhoto } from "./media";
 
 useHarness();
 
@@ -105,9 +106,13 @@ describe("the admin console", () => {
     await p.page.getByRole("row").filter({ hasText: newcomer }).first().waitFor();
 
     if (SCREENSHOTS) {
+      const [mia, noah] = [person("mia"), person("noah")];
+      await grant(mia, 1);
+      await sendPhoto(mia, noah, await photo(p.page), "hello from the lake");
       await p.page.getByLabel("Search text").fill("hello");
       await p.page.getByRole("button", { name: "Search", exact: true }).click();
-      await p.page.getByRole("table").first().waitFor();
+      await p.page.getByText(/messages? match/).waitFor();
+      await p.page.getByRole("img", { name: "photo.jpg" }).waitFor();
       await p.page.evaluate(() => window.scrollTo(0, 0));
       mkdirSync(SCREENSHOTS, { recursive: true });
       await p.page.screenshot({ path: `${SCREENSHOTS}/console.png` });

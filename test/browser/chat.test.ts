@@ -1,6 +1,19 @@
 import { mkdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { apiAs, bubble, expectNoConsoleErrors, grant, openWindow, person, SCREENSHOTS, sideBySide, signIn, useHarness } from "./harness";
+import {
+  apiAs,
+  bubble,
+  expectNoConsoleErrors,
+  grant,
+  openWindow,
+  person,
+  SCREENSHOTS,
+  sideBySide,
+  signIn,
+  until,
+  useHarness,
+} from "./harness";
+import { photo } from "./media";
 
 useHarness();
 
@@ -67,6 +80,24 @@ describe("two people chatting", () => {
     await a.page.getByText("You deleted this message").waitFor();
     await b.page.getByText("This message was deleted").waitFor();
     expect(await bubble(b.page, "free this weekend").count()).toBe(0);
+
+    // A photo with a caption: Bob has replied, so it reaches him unblurred, in the box its size reserves.
+    const [chooser] = await Promise.all([
+      a.page.waitForEvent("filechooser"),
+      a.page.getByRole("button", { name: "Attach a photo or file" }).click(),
+    ]);
+    await chooser.setFiles({ name: "ridge.jpg", mimeType: "image/jpeg", buffer: await photo(a.page) });
+    await composer.fill("The view from the ridge");
+    await composer.press("Enter");
+    const pictured = bubble(b.page, "The view from the ridge");
+    await pictured.getByRole("img", { name: "ridge.jpg" }).waitFor();
+    await until(
+      b.page,
+      () => pictured.locator("img").evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth === 480),
+      "the photo",
+    );
+    expect(await pictured.getByRole("button", { name: "Tap to view" }).count()).toBe(0);
+    await bubble(a.page, "The view from the ridge").getByRole("status", { name: "Read" }).waitFor();
 
     if (SCREENSHOTS) {
       mkdirSync(SCREENSHOTS, { recursive: true });

@@ -1,23 +1,31 @@
 /**
- * What every browser test shares: one server and one Chromium per file, people who sign in through
+ * What every browser test shares: the suite's server (or the file's own), one Chromium per file, people who sign in through
  * the UI, API calls for the setup a test is not about, a screenshot of every page when a test fails,
  * and the rule that no page logs an error.
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, expect } from "vitest";
+import { afterAll, afterEach, beforeAll, expect, inject } from "vitest";
 import { launch, watchConsole } from "./browser";
-import { Server } from "./server";
+import { PORT, Server } from "./server";
 
-export const server = new Server();
+/** The server the file's tests talk to: the suite's shared one, or the file's own (assigned before its tests run). */
+export let server: Server;
 let browser: Browser;
 type Opened = { name: string; context: BrowserContext; page: Page; problems: string[]; allowed: RegExp[] };
 let opened: Opened[] = [];
 
-export function useHarness() {
+/** `ownServer`: a server for this file alone (on the next port), for a file that stops and restarts it. */
+export function useHarness({ ownServer = false } = {}) {
   beforeAll(async () => {
-    await server.start();
+    if (ownServer) {
+      server = new Server(PORT + 1);
+      await server.start();
+    } else {
+      const shared = inject("browserServer");
+      server = new Server(shared.port, shared.persist);
+    }
     browser = await launch();
   });
   afterEach(async (ctx) => {
@@ -35,7 +43,7 @@ export function useHarness() {
   });
   afterAll(async () => {
     await browser?.close();
-    await server.dispose();
+    if (ownServer) await server.dispose();
   });
 }
 

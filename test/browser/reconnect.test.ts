@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { bubble, expectNoConsoleErrors, grant, openWindow, person, server, signIn, useHarness } from "./harness";
 
-useHarness();
+// This file stops and restarts its server, so it runs its own (the suite's shared one stays up).
+useHarness({ ownServer: true });
 
 // A dropped socket logs "WebSocket connection … failed" while the server is away: provoked on purpose here.
 const WHILE_DOWN = [/WebSocket connection to .* failed/, /Failed to load resource/];

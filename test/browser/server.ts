@@ -2,6 +2,7 @@
  * The real server as `npm start` runs it (the built web client, `wrangler dev`, local D1 migrated),
  * on its own port and a throwaway database, so the browser suite never touches a developer's data
  * or the port 8787 of `npm start`. Restartable, to test what a client does when the server goes away.
+ * One is shared by the suite (started in global-setup.ts); a file that restarts it runs its own.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -26,10 +27,16 @@ function wrangler(args: string[]) {
 }
 
 export class Server {
-  readonly url = `http://127.0.0.1:${PORT}`;
-  private readonly persist = mkdtempSync(join(tmpdir(), "pairly-browser-"));
+  readonly url: string;
   private child: ChildProcess | null = null;
   private log = "";
+
+  constructor(
+    readonly port = PORT,
+    readonly persist = mkdtempSync(join(tmpdir(), "pairly-browser-")),
+  ) {
+    this.url = `http://127.0.0.1:${port}`;
+  }
 
   /** `.dev.vars` from the template (as npm start does), then the migrations on the throwaway database. */
   async start() {
@@ -40,7 +47,7 @@ export class Server {
 
   async boot() {
     this.log = "";
-    const child = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", String(PORT), "--persist-to", this.persist], {
+    const child = spawn("wrangler", ["dev", "--ip", "127.0.0.1", "--port", String(this.port), "--persist-to", this.persist], {
       cwd: ROOT,
       env: { ...process.env, ...OFFLINE },
       stdio: ["ignore", "pipe", "pipe"],

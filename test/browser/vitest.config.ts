@@ -1,10 +1,12 @@
 import { defineConfig } from "vitest/config";
 
 // The browser suite: real headless Chromium against the real server (test/browser/server.ts), in Node,
-// one file at a time (each file runs its own server on BROWSER_TEST_PORT, default 8794).
+// one file at a time. One server for the suite on BROWSER_TEST_PORT (default 8794, global-setup.ts);
+// a file that restarts the server runs its own on the next port.
 export default defineConfig({
   test: {
     include: ["test/browser/**/*.test.ts"],
+    globalSetup: ["test/browser/global-setup.ts"],
     fileParallelism: false,
     pool: "forks",
     testTimeout: 60_000,

@@ -3,21 +3,29 @@
  * (hono/client over each router's type), so a renamed field breaks `npm run typecheck`, not a user.
  * Only this module and socket.ts talk to the network.
  */
+
+import type { z } from "@hono/zod-openapi";
 import { hc } from "hono/client";
 import type { adminAccountRoutes } from "../../src/routes/admin/admins";
+import type { adminAttachmentRoutes } from "../../src/routes/admin/attachments";
 import type { adminAuditRoutes } from "../../src/routes/admin/audit";
 import type { adminCreditRoutes } from "../../src/routes/admin/credits";
 import type { adminMeRoutes } from "../../src/routes/admin/me";
 import type { adminMessageRoutes } from "../../src/routes/admin/messages";
+import type { attachmentRoutes } from "../../src/routes/attachments";
 import type { conversationRoutes } from "../../src/routes/conversations";
 import type { creditRoutes } from "../../src/routes/credits";
 import type { devRoutes } from "../../src/routes/dev";
 import type { messageRoutes } from "../../src/routes/messages";
+import type { pushRoutes } from "../../src/routes/push";
 import type { realtimeRoutes } from "../../src/routes/realtime";
 import type { AdminMessage } from "../../src/schemas/admin";
+import type * as attachments from "../../src/schemas/attachments";
 import type { Message } from "../../src/schemas/messages";
 
 export type { AdminMessage, Message };
+export type StoredAttachment = z.infer<typeof attachments.StoredAttachment>;
+export type UploadedAttachment = z.infer<typeof attachments.UploadedAttachment>;
 
 /** The contract's error body, plus what the response said around it. */
 export class ApiError extends Error {
@@ -68,12 +76,15 @@ export const api = {
   conversations: hc<typeof conversationRoutes>(`${origin()}/api/v2/messages`, options),
   realtime: hc<typeof realtimeRoutes>(`${origin()}/api/v2/messages`, options),
   credits: hc<typeof creditRoutes>(`${origin()}/api/v2/credits`, options),
+  attachments: hc<typeof attachmentRoutes>(`${origin()}/api/v2/attachments`, options),
+  push: hc<typeof pushRoutes>(`${origin()}/api/v2/push`, options),
   admin: {
     me: hc<typeof adminMeRoutes>(`${origin()}/api/admin`, options),
     messages: hc<typeof adminMessageRoutes>(`${origin()}/api/admin`, options),
     audit: hc<typeof adminAuditRoutes>(`${origin()}/api/admin`, options),
     accounts: hc<typeof adminAccountRoutes>(`${origin()}/api/admin`, options),
     credits: hc<typeof adminCreditRoutes>(`${origin()}/api/admin`, options),
+    attachments: hc<typeof adminAttachmentRoutes>(`${origin()}/api/admin`, options),
   },
 };
 
@@ -165,3 +176,55 @@ export async function download(query: Record<string, string>): Promise<void> {
 }
 
 export const exportHref = (query: Record<string, string>) => api.admin.messages.messages.export.$url({ query }).toString();
+
+/**
+ * PUT the bytes of an announced upload to its `upload_url` (Content-Type = the declared type), reporting progress (0..1). XMLHttpRequest,
+ * not fetch: only it reports upload progress in every browser. A 401 gets one retry with a fresh token.
+ */
+export async function uploadBytes(
+  uploadUrl: string,
+  file: Blob,
+  contentType: string,
+  onProgress: (fraction: number) => void,
+  signal?: AbortSignal,
+): Promise<UploadedAttachment> {
+  for (let attempt = 0; ; attempt++) {
+    const res = await new Promise<{ status: number; headers: Headers; text: string }>((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("PUT", uploadUrl);
+      for (const [k, v] of Object.entries(options.headers())) xhr.setRequestHeader(k, v);
+      xhr.setRequestHeader("content-type", contentType);
+      xhr.upload.onprogress = (e) => {
+        if (e.lengthComputable) onProgress(e.loaded / e.total);
+      };
+      xhr.onload = () => {
+        const headers = new Headers();
+        const retry = xhr.getResponseHeader("retry-after");
+        if (retry) headers.set("retry-after", retry);
+        resolve({ status: xhr.status, headers, text: xhr.responseText });
+      };
+      xhr.onerror = () => reject(new NetworkError("The upload was interrupted"));
+      xhr.onabort = () => reject(new NetworkError("The upload was cancelled"));
+      signal?.addEventListener("abort", () => xhr.abort(), { once: true });
+      xhr.send(file);
+    });
+    const json = () => Promise.resolve().then(() => JSON.parse(res.text) as unknown);
+    if (res.status === 200) return (await json()) as UploadedAttachment;
+    if (res.status === 401 && attempt === 0 && (await onUnauthorized())) continue;
+    throw await errorOf({ status: res.status, headers: res.headers, json });
+  }
+}
+
+/**
+ * An admin attachment as a blob URL: the admin route takes only the Authorization header, which an
+ * `<img>` cannot send. The caller revokes the URL when it is no longer shown.
+ */
+export async function adminAttachmentBlobUrl(attachmentId: string): Promise<string> {
+  const res = await api.admin.attachments.attachments[":attachment_id"]
+    .$get({ param: { attachment_id: attachmentId } })
+    .catch((err: unknown) => {
+      throw new NetworkError(String(err));
+    });
+  if (!res.ok) throw await errorOf(res);
+  return URL.createObjectURL(await res.blob());
+}

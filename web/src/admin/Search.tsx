@@ -3,6 +3,7 @@ import { useId } from "preact/hooks";
 import { type AdminMessage, api, call, describeError } from "../api";
 import { Dialog } from "../ui/Dialog";
 import { credits } from "../ui/format";
+import { AdminAttachments } from "./Attachments";
 import { ModerateDialog } from "./ModerateDialog";
 import { can } from "./state";
 
@@ -103,6 +104,7 @@ function ConversationDialog({ a, b, onClose }: { a: string; b: string; onClose: 
               {m.is_deleted && <span class="pill">deleted</span>}{" "}
               {m.moderation_status !== "pending" && <span class={`pill ${m.moderation_status}`}>{m.moderation_status}</span>}
               <p>{m.content}</p>
+              <AdminAttachments message={m} />
             </li>
           ))}
         </ol>
@@ -275,6 +277,7 @@ export function Search() {
                     <td class="content-cell">
                       {m.is_deleted && <span class="pill">deleted</span>} {m.content}
                       {m.content_truncated && "…"}
+                      <AdminAttachments message={m} />
                     </td>
                     <td>{m.status}</td>
                     <td>

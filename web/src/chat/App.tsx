@@ -1,11 +1,12 @@
 import { useSignal } from "@preact/signals";
 import { session } from "../session";
-import { active, auth, balance, inboxState, openConversation } from "../state/chat";
+import { active, auth, balance, inboxState, openConversation, signOut } from "../state/chat";
 import { Avatar } from "../ui/Avatar";
 import { credits } from "../ui/format";
 import { SignIn } from "../ui/SignIn";
 import { Conversation } from "./Conversation";
 import { ConversationList } from "./ConversationList";
+import { NotificationsToggle } from "./NotificationsToggle";
 
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -85,10 +86,11 @@ function ChatShell() {
           <span class="me-name" title={me}>
             {me}
           </span>
-          <button type="button" class="button ghost small" onClick={() => auth.signOut()}>
+          <button type="button" class="button ghost small" onClick={() => void signOut()}>
             Sign out
           </button>
         </div>
+        <NotificationsToggle />
         <StartConversation />
         <ConnectionStatus />
         <nav class="list-wrap" aria-label="Your conversations">

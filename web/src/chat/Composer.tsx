@@ -2,6 +2,7 @@ import type { ComponentChildren } from "preact";
 import { useRef, useState } from "preact/hooks";
 import { balance } from "../state/chat";
 import type { ConversationStore } from "../state/conversation";
+import { DraftAttachment } from "./AttachmentView";
 
 const MAX = 4000;
 
@@ -10,13 +11,14 @@ export function Composer({ store, tools }: { store: ConversationStore; tools?: C
   const [text, setText] = useState("");
   const ref = useRef<HTMLTextAreaElement>(null);
   const broke = balance.value === 0;
+  const draft = store.draft.value;
 
   const submit = () => {
     const content = text.trim();
-    if (!content) return;
+    if (!content && !store.draft.value) return;
     setText("");
     if (ref.current) ref.current.style.height = "";
-    void store.send(content);
+    void store.send(content, undefined, store.takeDraft());
   };
 
   return (
@@ -27,6 +29,16 @@ export function Composer({ store, tools }: { store: ConversationStore; tools?: C
         submit();
       }}
     >
+      {(draft || store.draftError.value) && (
+        <div class="composer-draft">
+          {draft && <DraftAttachment att={draft} onRemove={() => store.discardDraft()} />}
+          {store.draftError.value && (
+            <p class="error-text" role="alert">
+              {store.draftError.value}
+            </p>
+          )}
+        </div>
+      )}
       {tools}
       <label class="visually-hidden" for="composer-input">
         Message
@@ -36,7 +48,7 @@ export function Composer({ store, tools }: { store: ConversationStore; tools?: C
         ref={ref}
         rows={1}
         maxLength={MAX}
-        placeholder="Write a message"
+        placeholder={draft ? "Add a caption" : "Write a message"}
         value={text}
         onInput={(e) => {
           const el = e.currentTarget;
@@ -53,7 +65,12 @@ export function Composer({ store, tools }: { store: ConversationStore; tools?: C
         }}
         onBlur={() => store.stopTyping()}
       />
-      <button type="submit" class="button primary send" disabled={!text.trim()} title={broke ? "You have no credits left" : undefined}>
+      <button
+        type="submit"
+        class="button primary send"
+        disabled={!text.trim() && !draft}
+        title={broke ? "You have no credits left" : undefined}
+      >
         Send
       </button>
     </form>

@@ -5,6 +5,8 @@ import { closeConversation } from "../state/chat";
 import type { ConversationStore } from "../state/conversation";
 import { Avatar } from "../ui/Avatar";
 import { dayLabel, sameDay } from "../ui/format";
+import { AttachmentPicker, DropOverlay, useDropTarget } from "./AttachmentPicker";
+import { Attachments } from "./AttachmentView";
 import { Composer } from "./Composer";
 import { MessageItem, PendingItem } from "./MessageItem";
 
@@ -55,6 +57,7 @@ export function Conversation({ store, header }: { store: ConversationStore; head
   const atBottom = useRef(true);
   const before = useRef({ height: 0, firstSeq: 0, lastKey: "" });
   const [unseen, setUnseen] = useState(0);
+  const drop = useDropTarget(store);
   const messages = store.ordered.value;
   const pending = [...store.pending.value.values()];
   const firstSeq = messages[0]?.seq ?? 0;
@@ -131,7 +134,8 @@ export function Conversation({ store, header }: { store: ConversationStore; head
   const empty = store.loaded.value && !messages.length && !pending.length;
 
   return (
-    <section class="conversation" aria-labelledby="conversation-title">
+    <section class="conversation" aria-labelledby="conversation-title" {...drop.handlers}>
+      {drop.dragging && <DropOverlay />}
       <header class="conversation-head">
         <button type="button" class="icon-button back" aria-label="Back to conversations" onClick={closeConversation}>
           <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true">
@@ -176,6 +180,13 @@ export function Conversation({ store, header }: { store: ConversationStore; head
               first={row.first}
               last={row.last}
               onDelete={(id) => void store.remove(id)}
+              media={
+                <Attachments
+                  message={row.message}
+                  blurred={row.message.sender_id === store.partner && !store.replied.value && !store.revealed.value.has(row.message.id)}
+                  onReveal={() => store.reveal(row.message.id)}
+                />
+              }
             />
           ),
         )}
@@ -193,7 +204,7 @@ export function Conversation({ store, header }: { store: ConversationStore; head
           {store.error.value}
         </p>
       )}
-      <Composer store={store} />
+      <Composer store={store} tools={<AttachmentPicker store={store} />} />
     </section>
   );
 }

@@ -1,6 +1,9 @@
+import type { ComponentChildren } from "preact";
 import type { Message } from "../api";
+import { isLabelOnly } from "../state/attachments";
 import type { Pending } from "../state/conversation";
 import { timeOf } from "../ui/format";
+import { OutgoingAttachment } from "./AttachmentView";
 
 const STATUS_LABEL = { sent: "Sent", delivered: "Delivered", read: "Read", failed: "Failed" } as const;
 const TICKS = { Sending: "◷", Sent: "✓", Delivered: "✓✓", Read: "✓✓", Failed: "!" } as const;
@@ -21,9 +24,11 @@ type Props = {
   first: boolean;
   last: boolean;
   onDelete: (id: string) => void;
+  /** The message's photos, videos, voice notes and files (rendered above its text). */
+  media?: ComponentChildren;
 };
 
-export function MessageItem({ message: m, mine, first, last, onDelete }: Props) {
+export function MessageItem({ message: m, mine, first, last, onDelete, media }: Props) {
   const hidden = m.content === null;
   const text = m.is_deleted
     ? mine
@@ -33,14 +38,18 @@ export function MessageItem({ message: m, mine, first, last, onDelete }: Props) 
       ? "Message hidden by moderation"
       : m.content;
   const unread = !mine && m.status !== "read" && !m.is_deleted && !hidden;
+  const withMedia = !m.is_deleted && !hidden && m.attachments.length > 0;
+  // A photo sent without a caption carries a label ("Photo") as its content: the photo says it already.
+  const showText = !(withMedia && isLabelOnly(m));
   return (
     <div
       class={`message ${mine ? "mine" : "theirs"}${first ? " first" : ""}${last ? " last" : ""}`}
       data-seq={m.seq}
       data-unread-id={unread ? m.id : undefined}
     >
-      <div class={`bubble${m.is_deleted || hidden ? " tombstone" : ""}`}>
-        <p class="content">{text}</p>
+      <div class={`bubble${m.is_deleted || hidden ? " tombstone" : ""}${withMedia ? " has-media" : ""}${showText ? "" : " media-only"}`}>
+        {withMedia && media}
+        {showText && <p class="content">{text}</p>}
         <span class="meta">
           {mine && m.moderation_status === "blocked" && !m.is_deleted && <span class="flag">Blocked by moderation</span>}
           <time dateTime={m.created_at}>{timeOf(m.created_at)}</time>
@@ -61,8 +70,9 @@ export function MessageItem({ message: m, mine, first, last, onDelete }: Props) 
 export function PendingItem({ pending: p, onRetry }: { pending: Pending; onRetry: (id: string) => void }) {
   return (
     <div class={`message mine first last pending ${p.state}`} data-client-message-id={p.clientMessageId}>
-      <div class="bubble">
-        <p class="content">{p.content}</p>
+      <div class={`bubble${p.attachment ? " has-media" : ""}${p.content ? "" : " media-only"}`}>
+        {p.attachment && <OutgoingAttachment att={p.attachment} sending={p.state === "sending"} />}
+        {p.content && <p class="content">{p.content}</p>}
         <span class="meta">
           <time dateTime={p.createdAt}>{timeOf(p.createdAt)}</time>
           <Tick label={p.state === "sending" ? "Sending" : "Failed"} />

@@ -126,3 +126,10 @@ export function applicationServerKey(publicKey: string): Uint8Array {
   if (bytes.byteLength !== 65 || bytes[0] !== 4) throw new Error("not a VAPID public key (65-byte uncompressed P-256 point)");
   return bytes;
 }
+
+/** Was this subscription made with this key? After a VAPID key rotation it was not, and must be made again. */
+export function sameKey(subscribedWith: ArrayBuffer | null | undefined, key: Uint8Array): boolean {
+  if (!subscribedWith || subscribedWith.byteLength !== key.byteLength) return false;
+  const bytes = new Uint8Array(subscribedWith);
+  return bytes.every((b, i) => b === key[i]);
+}

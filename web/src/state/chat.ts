@@ -4,6 +4,8 @@
  */
 import { computed, effect, signal, untracked } from "@preact/signals";
 import { api, call, describeError, type Message } from "../api";
+import { notificationsBeforeSignOut, syncNotifications } from "../push/client";
+import { conversationUrl } from "../push/notification";
 import { createSession, session } from "../session";
 import { ReconnectingSocket } from "../socket";
 import { ConversationStore } from "./conversation";
@@ -63,13 +65,28 @@ export function openConversation(partner: string) {
     void refreshBalance();
     refreshSoon();
   });
-  history.replaceState(null, "", `#with=${encodeURIComponent(partner)}`);
+  // The URL a notification click opens (push/notification.ts), so a window showing it is focused, not reloaded.
+  history.replaceState(null, "", conversationUrl(partner));
 }
 
 export function closeConversation() {
   active.value?.close();
   active.value = null;
   history.replaceState(null, "", location.pathname);
+}
+
+/** This device stops receiving the user's notifications before the token is dropped. */
+export async function signOut() {
+  await notificationsBeforeSignOut();
+  auth.signOut();
+}
+
+const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** `/?partner=<id>` (a notification's link, or a reload) opens that conversation once signed in. */
+function partnerInUrl(me: string): string | null {
+  const wanted = new URLSearchParams(location.search).get("partner");
+  return wanted && USER_ID.test(wanted) && wanted !== me ? wanted : null;
 }
 
 let inbox: ReconnectingSocket | null = null;
@@ -116,6 +133,7 @@ function startFor(userId: string | null) {
   stopInboxState = effect(() => {
     inboxState.value = socket.state.value;
   });
-  const wanted = new URLSearchParams(location.hash.slice(1)).get("with");
+  void syncNotifications(userId);
+  const wanted = partnerInUrl(userId);
   if (wanted) openConversation(wanted);
 }

@@ -6,8 +6,26 @@
 import { batch, computed, signal } from "@preact/signals";
 import { ApiError, api, call, describeError, type Message, NetworkError, socketUrl } from "../api";
 import { ReconnectingSocket } from "../socket";
+import {
+  attachmentIdsOf,
+  ensureUploaded,
+  forgetAttachments,
+  isAllowed,
+  LABEL_ONLY,
+  labelOf,
+  type Outgoing,
+  outgoingOf,
+} from "./attachments";
 
-export type Pending = { clientMessageId: string; content: string; state: "sending" | "failed"; error?: string; createdAt: string };
+export type Pending = {
+  clientMessageId: string;
+  content: string;
+  state: "sending" | "failed";
+  error?: string;
+  createdAt: string;
+  /** A photo, voice note, video or file going with it: its upload state survives a failure, so Retry never uploads twice. */
+  attachment?: Outgoing;
+};
 
 const PAGE = 30;
 const TYPING_REFRESH_MS = 2_500;
@@ -25,6 +43,13 @@ export class ConversationStore {
   /** The first message of the partner's that was unread when the conversation opened (the divider goes above it). */
   readonly firstUnreadSeq = signal<number | null>(null);
   readonly ordered = computed(() => [...this.messages.value.values()].sort((a, b) => a.seq - b.seq));
+  /** The file picked (or dropped) for the next send, shown in the composer until sent or removed. */
+  readonly draft = signal<Outgoing | null>(null);
+  readonly draftError = signal<string | null>(null);
+  /** Has the user ever written to this partner (in what is loaded)? Until then the partner's photos come blurred. */
+  readonly replied = computed(() => this.ordered.value.some((m) => m.sender_id === this.me));
+  /** Ids of the partner's messages whose media the user chose to see ("Tap to view"). */
+  readonly revealed = signal<ReadonlySet<string>>(new Set());
   readonly socket: ReconnectingSocket;
 
   private cursor: string | null = null;
@@ -56,6 +81,7 @@ export class ConversationStore {
   }
 
   close() {
+    this.discardDraft();
     this.stopTyping();
     this.socket.close();
   }
@@ -110,15 +136,29 @@ export class ConversationStore {
   }
 
   /** Optimistic send: shown at once as "Sending"; the same client_message_id on every retry, so it is charged once. */
-  async send(content: string, clientMessageId: string = crypto.randomUUID()) {
+  async send(content: string, clientMessageId: string = crypto.randomUUID(), attachment?: Outgoing) {
     const text = content.trim();
-    if (!text) return;
+    if (!text && !attachment) return;
     this.stopTyping();
     const prior = this.pending.value.get(clientMessageId);
-    this.setPending({ clientMessageId, content: text, state: "sending", createdAt: prior?.createdAt ?? new Date().toISOString() });
+    this.setPending({
+      clientMessageId,
+      content: text,
+      state: "sending",
+      createdAt: prior?.createdAt ?? new Date().toISOString(),
+      attachment,
+    });
     try {
+      const media = attachment ? await this.upload(clientMessageId, attachment, text) : undefined;
       const message = await call(() =>
-        api.messages.send.$post({ json: { receiver_id: this.partner, content: text, client_message_id: clientMessageId } }),
+        api.messages.send.$post({
+          json: {
+            receiver_id: this.partner,
+            content: media && !text ? media.label : text,
+            client_message_id: clientMessageId,
+            ...media?.fields,
+          },
+        }),
       );
       batch(() => {
         this.upsert([message]);
@@ -134,6 +174,7 @@ export class ConversationStore {
         state: "failed",
         error,
         createdAt: prior?.createdAt ?? new Date().toISOString(),
+        attachment: this.pending.value.get(clientMessageId)?.attachment ?? attachment,
       });
     } finally {
       this.onSent();
@@ -142,7 +183,55 @@ export class ConversationStore {
 
   retry(clientMessageId: string) {
     const p = this.pending.value.get(clientMessageId);
-    if (p) void this.send(p.content, clientMessageId);
+    if (p) void this.send(p.content, clientMessageId, p.attachment);
+  }
+
+  /** Stores the file (once) and returns what the send carries for it; progress and ids are kept on the pending message. */
+  private async upload(clientMessageId: string, attachment: Outgoing, caption: string) {
+    const id = await ensureUploaded(attachment, (next) => {
+      const p = this.pending.value.get(clientMessageId);
+      if (p) this.setPending({ ...p, attachment: next });
+    });
+    return {
+      label: labelOf(attachment.kind, attachment.file.name),
+      fields: {
+        message_type: attachment.kind,
+        attachments: [{ attachment_id: id }],
+        ...(!caption && { metadata: { [LABEL_ONLY]: true } }),
+      },
+    };
+  }
+
+  /** A picked or dropped file becomes the draft (replacing an earlier one), if the server takes its type. */
+  async attach(file: File) {
+    if (!isAllowed(file)) {
+      this.draftError.value =
+        "Pairly can send photos (JPEG, PNG, WebP, GIF), videos (MP4, WebM), voice notes (MP3, Ogg, WebM, M4A) and PDFs.";
+      return;
+    }
+    this.draftError.value = null;
+    const next = await outgoingOf(file);
+    this.discardDraft();
+    this.draft.value = next;
+  }
+
+  /** The draft goes with the next send (its object URL now belongs to the pending message). */
+  takeDraft(): Outgoing | undefined {
+    const draft = this.draft.value ?? undefined;
+    this.draft.value = null;
+    this.draftError.value = null;
+    return draft;
+  }
+
+  discardDraft() {
+    const draft = this.draft.value;
+    if (draft) URL.revokeObjectURL(draft.previewUrl);
+    this.draft.value = null;
+    this.draftError.value = null;
+  }
+
+  reveal(messageId: string) {
+    this.revealed.value = new Set([...this.revealed.value, messageId]);
   }
 
   async remove(messageId: string) {
@@ -205,6 +294,7 @@ export class ConversationStore {
       case "message.moderated": {
         const m = e.message as Message;
         if (e.type === "message.moderated" && !this.idToSeq.has(m.id)) return; // not on screen: the next page load has it
+        this.forgetHidden(m.id, m);
         this.upsert([m], e.type === "message.moderated");
         if (m.client_message_id && m.sender_id === this.me) this.dropPending(m.client_message_id);
         if (m.sender_id === this.partner) this.partnerTyping.value = false;
@@ -228,7 +318,10 @@ export class ConversationStore {
       case "message.deleted": {
         const seq = this.idToSeq.get(e.message_id as string);
         const m = seq === undefined ? undefined : this.messages.value.get(seq);
-        if (m) this.replace({ ...m, is_deleted: true, content: null, attachments: [] });
+        if (m) {
+          this.forgetHidden(m.id, null);
+          this.replace({ ...m, is_deleted: true, content: null, attachments: [] });
+        }
         return;
       }
       case "typing":
@@ -266,6 +359,14 @@ export class ConversationStore {
       this.idToSeq.set(m.id, m.seq);
     }
     this.messages.value = next;
+  }
+
+  /** A message that lost its attachments (blocked for us, or deleted): its ticket URLs are dropped with it. */
+  private forgetHidden(id: string, next: Message | null) {
+    const seq = this.idToSeq.get(id);
+    const before = attachmentIdsOf(seq === undefined ? undefined : this.messages.value.get(seq));
+    const kept = new Set(attachmentIdsOf(next ?? undefined));
+    forgetAttachments(before.filter((a) => !kept.has(a)));
   }
 
   private replace(m: Message) {
