@@ -14,6 +14,7 @@ import { limitBody } from "./middleware/body";
 import { requireAdmin } from "./middleware/permissions";
 import { adminRoutes } from "./routes/admin";
 import { attachmentRoutes } from "./routes/attachments";
+import { blockRoutes } from "./routes/blocks";
 import { conversationRoutes } from "./routes/conversations";
 import { creditRoutes } from "./routes/credits";
 import { devRoutes } from "./routes/dev";
@@ -24,6 +25,8 @@ import { createRouter, validationError } from "./routes/openapi";
 import { openApiDocument } from "./routes/openapi-document";
 import { pushRoutes } from "./routes/push";
 import { realtimeRoutes } from "./routes/realtime";
+import { reportRoutes } from "./routes/reports";
+import { unmatchRoutes } from "./routes/unmatch";
 import { webRoutes } from "./routes/web";
 
 const withDb = createMiddleware<AppEnv>(async function withDb(c, next) {
@@ -70,7 +73,10 @@ function userApi() {
     .route("/messages", realtimeRoutes)
     .route("/credits", creditRoutes)
     .route("/push", pushRoutes)
-    .route("/attachments", attachmentRoutes);
+    .route("/attachments", attachmentRoutes)
+    .route("/blocks", blockRoutes)
+    .route("/conversations", unmatchRoutes)
+    .route("/reports", reportRoutes);
 }
 
 /**

@@ -12,6 +12,10 @@ export const TRUSTED = {
 export const CLOSE_TOKEN_EXPIRED = 4001;
 /** Close code for a socket refused at once: too many open, or too many joins lately (the reason says which). */
 export const CLOSE_TOO_MANY = 4029;
+/** Close code for a socket whose account is suspended (new ones are closed at once with it too): reading over HTTP still works. */
+export const CLOSE_SUSPENDED = 4403;
+/** Close code for a conversation socket once the conversation is blocked or unmatched: do not reconnect. */
+export const CLOSE_CONVERSATION_GONE = 4404;
 
 export const MAX_FRAME_BYTES = 4096;
 export const PING_FRAME = '{"type":"ping"}';

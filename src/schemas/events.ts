@@ -35,6 +35,10 @@ export type ServerEvent =
   | { type: "sync"; conversations: InboxConversation[]; unread_count: number; has_more: boolean }
   | { type: "resync"; reason: string; last_seq: number }
   | { type: "error"; code: string; message: string }
+  /** Inbox: a conversation left the user's list (they blocked the partner, or either unmatched). */
+  | { type: "conversation.removed"; partner_id: string; reason: "blocked" | "unmatched" }
+  /** Inbox: a conversation is back on the user's list (they unblocked the partner). */
+  | { type: "conversation.restored"; partner_id: string }
   | { type: "pong" };
 
 /** What the Worker tells a conversation room after a D1 commit; the room renders it per viewer. */
