@@ -46,7 +46,7 @@ CREATE INDEX `reports_reported_created_idx` ON `reports` (`reported_user_id`,`cr
 CREATE INDEX `reports_reporter_created_idx` ON `reports` (`reporter_id`,`created_at`);--> statement-breakpoint
 CREATE INDEX `reports_reason_created_idx` ON `reports` (`reason`,`created_at`);--> statement-breakpoint
 CREATE INDEX `reports_created_idx` ON `reports` (`created_at`);--> statement-breakpoint
-CREATE INDEX `reports_redaction_idx` ON `reports` (`resolved_at`) WHERE snapshot_redacted_at IS NULL AND status = 'resolved';--> statement-breakpoint
+CREATE INDEX `reports_redaction_idx` ON `reports` (`resolved_at`) WHERE snapshot_redacted_at IS NULL AND resolved_at IS NOT NULL;--> statement-breakpoint
 CREATE TABLE `send_refusals` (
 	`reason` text NOT NULL,
 	CONSTRAINT "send_refused_suspended" CHECK(reason <> 'suspended'),

@@ -120,7 +120,7 @@ export const suspendIfResolvedStatement = (db: Db, s: { userId: string; reason: 
     .onConflictDoUpdate({ target: suspensions.userId, set: { reason: s.reason, until: null, adminId: s.adminId, createdAt: s.now } });
 
 /** What the partial index `reports_redaction_idx` says, term for term. */
-const AWAITING_REDACTION = sql.raw(`snapshot_redacted_at IS NULL AND status = 'resolved'`);
+const AWAITING_REDACTION = sql.raw(`snapshot_redacted_at IS NULL AND resolved_at IS NOT NULL`);
 
 /** Resolved reports past the hold whose snapshot still holds content (the redaction job's range). */
 export const dueRedactionsQuery = (db: Db, resolvedBefore: string, limit: number) =>

@@ -418,8 +418,8 @@ export const reports = sqliteTable(
     index("reports_reporter_created_idx").on(t.reporterId, t.createdAt),
     index("reports_reason_created_idx").on(t.reason, t.createdAt),
     index("reports_created_idx").on(t.createdAt),
-    // The redaction job: resolved reports whose snapshot is still whole, by when they were resolved.
-    index("reports_redaction_idx").on(t.resolvedAt).where(sql`snapshot_redacted_at IS NULL AND status = 'resolved'`),
+    // The redaction job: resolved reports (resolved_at is set exactly then) whose snapshot is still whole.
+    index("reports_redaction_idx").on(t.resolvedAt).where(sql`snapshot_redacted_at IS NULL AND resolved_at IS NOT NULL`),
     check("reports_reason", inList("reason", REPORT_REASONS)),
     check("reports_status", inList("status", REPORT_STATUSES)),
     check("reports_resolution", sql.raw(`resolution IS NULL OR ${inListText("resolution", REPORT_RESOLUTIONS)}`)),
