@@ -12,6 +12,8 @@ import { as, auditRowsOf, balanceOf, count, createAdmin, json, newUser, pair, se
 import { balancesOffLedger, SEND, suspendAs, trySend } from "./safety";
 import { connect, openSocket, roomStub } from "./sockets";
 
+const FINAL_4403 = { type: "error", code: "forbidden", message: "account suspended", close_code: 4403 };
+
 const inboxRooms = (userId: string) =>
   runInDurableObject(env.INBOX.getByName(userId), async (_: unknown, state: DurableObjectState) =>
     state.storage.sql
@@ -74,10 +76,11 @@ describe("a suspended user", () => {
     expect(partnerB.closed).toBeNull(); // the partner's socket stays
     expect((await partnerB.nextOf("presence")).online).toBe(false);
 
+    for (const s of [withB, withBLaptop, withC, inbox]) expect(s.unread.at(-1)).toEqual(FINAL_4403);
     for (const o of [{ partner: b }, {}]) {
       const late = await connect(a, o);
       expect(await late.closedBy()).toEqual({ code: 4403, reason: "account suspended" });
-      expect(late.unread).toEqual([]);
+      expect(late.unread).toEqual([FINAL_4403]); // nothing read for them, only why
     }
 
     await as(mod).post(`/api/admin/users/${a}/unsuspend`);

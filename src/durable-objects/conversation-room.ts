@@ -14,6 +14,7 @@ import {
   CLOSE_CONVERSATION_GONE,
   CLOSE_SUSPENDED,
   CLOSE_TOO_MANY,
+  closeForGood,
   expiresAtOf,
   FrameLimiter,
   finishClose,
@@ -148,13 +149,13 @@ export class ConversationRoom extends DurableObject<Env> {
     });
     if (!this.closed()) return;
     this.sql.exec("DELETE FROM typing");
-    for (const ws of this.ctx.getWebSockets()) finishClose(ws, CLOSE_CONVERSATION_GONE, "conversation unavailable");
+    for (const ws of this.ctx.getWebSockets()) closeForGood(ws, CLOSE_CONVERSATION_GONE);
   }
 
-  /** RPC from a user's inbox (a suspension): their sockets here close at once with `code`. */
-  async closeUser(conversationId: string, userId: string, code: number, reason: string): Promise<void> {
+  /** RPC from a user's inbox (a suspension): their sockets here close at once with 4403. */
+  async closeUser(conversationId: string, userId: string): Promise<void> {
     this.remember(conversationId);
-    for (const ws of this.ctx.getWebSockets()) if (metaOf(ws).userId === userId) finishClose(ws, code, reason);
+    for (const ws of this.ctx.getWebSockets()) if (metaOf(ws).userId === userId) closeForGood(ws, CLOSE_SUSPENDED);
   }
 
   /** Tells the user's inbox (the presence registry) how many sockets they hold here now; answers whether they are suspended. */
@@ -212,7 +213,7 @@ export class ConversationRoom extends DurableObject<Env> {
     // After the join (its replay holds live events back; reading is what a suspended user may still do):
     // the registry learns of the room, and a socket that raced a suspension closes here.
     if (firstDevice && (await this.reportPresence(userId, 1)).suspended) {
-      finishClose(server, CLOSE_SUSPENDED, "account suspended");
+      closeForGood(server, CLOSE_SUSPENDED);
       return upgradeResponse(client, request);
     }
     // A block may have landed meanwhile: the socket is already closed then, and announces nothing.
@@ -418,7 +419,7 @@ export class ConversationRoom extends DurableObject<Env> {
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     if (!liveSockets([ws]).length) return; // its token expired: closed, nothing applied
-    if (this.closed()) return finishClose(ws, CLOSE_CONVERSATION_GONE, "conversation unavailable");
+    if (this.closed()) return closeForGood(ws, CLOSE_CONVERSATION_GONE);
     if (!this.limiter.allow(metaOf(ws).socketId)) {
       sendEvent(ws, { type: "error", code: "rate_limited", message: "Too many frames; slow down" });
       return;

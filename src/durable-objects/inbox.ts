@@ -10,6 +10,7 @@ import { applyReceipts } from "../services/receipts";
 import { toEventView } from "../services/views";
 import {
   CLOSE_SUSPENDED,
+  closeForGood,
   expiresAtOf,
   FrameLimiter,
   finishClose,
@@ -26,8 +27,6 @@ import {
 
 /** How many of the most recent conversations an inbox socket's `sync` lists (beyond: `has_more`, use HTTP). */
 export const SYNC_CONVERSATIONS = 50;
-
-const SUSPENDED_REASON = "account suspended";
 
 /**
  * One object per user: the inbox sockets (`/ws` without a partner) of all their devices. It gets
@@ -95,7 +94,7 @@ export class Inbox extends DurableObject<Env> {
     if (this.suspended()) {
       // As with the room's refusals: a close code a browser can read, and the socket never joins.
       server.accept();
-      finishClose(server, CLOSE_SUSPENDED, SUSPENDED_REASON);
+      closeForGood(server, CLOSE_SUSPENDED);
       return upgradeResponse(client, request);
     }
     this.ctx.acceptWebSocket(server);
@@ -217,13 +216,13 @@ export class Inbox extends DurableObject<Env> {
       "INSERT INTO meta (key, value) VALUES ('suspended_until', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
       Number.isFinite(untilMs) ? String(untilMs) : "forever",
     );
-    for (const ws of this.sockets()) finishClose(ws, CLOSE_SUSPENDED, SUSPENDED_REASON);
+    for (const ws of this.sockets()) closeForGood(ws, CLOSE_SUSPENDED);
     const rooms = this.sql.exec<{ conversation_id: string }>("SELECT conversation_id FROM rooms").toArray();
     const closing = rooms
       .filter(({ conversation_id }) => participantsOf(conversation_id).includes(userId))
       .map(({ conversation_id }) =>
         roomOf(this.env, conversation_id)
-          .closeUser(conversation_id, userId, CLOSE_SUSPENDED, SUSPENDED_REASON)
+          .closeUser(conversation_id, userId)
           .catch((err: unknown) => logError("inbox.suspend_close_failed", err, { conversationId: conversation_id })),
       );
     await Promise.all(closing);

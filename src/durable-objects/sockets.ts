@@ -125,6 +125,29 @@ export class FrameLimiter {
   }
 }
 
+const FINAL = {
+  [CLOSE_SUSPENDED]: { code: "forbidden", reason: "account suspended" },
+  [CLOSE_CONVERSATION_GONE]: { code: "not_found", reason: "conversation unavailable" },
+} as const;
+
+/** The event a socket gets right before it is closed for good (also what `closeForGood` sends): see below. */
+export const finalEvent = (closeCode: keyof typeof FINAL): ServerEvent => ({
+  type: "error",
+  code: FINAL[closeCode].code,
+  message: FINAL[closeCode].reason,
+  close_code: closeCode,
+});
+
+/**
+ * Closes a socket for good (suspended, conversation blocked or unmatched), first telling it so in an
+ * `error` event that names the close code: some proxies (wrangler dev's, for one) deliver a custom
+ * close code late or as 1006, and a client must not mistake this close for a network drop and retry.
+ */
+export function closeForGood(ws: WebSocket, closeCode: keyof typeof FINAL): void {
+  sendEvent(ws, finalEvent(closeCode));
+  finishClose(ws, closeCode, FINAL[closeCode].reason);
+}
+
 /** The hibernation API leaves the close handshake to us; 1005/1006 cannot be sent on the wire. */
 export function finishClose(ws: WebSocket, code: number, reason: string): void {
   try {

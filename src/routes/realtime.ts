@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { CLOSE_SUSPENDED, TRUSTED } from "../durable-objects/sockets";
+import { CLOSE_SUSPENDED, closeForGood, TRUSTED } from "../durable-objects/sockets";
 import { AppError } from "../errors";
 import { conversationIdOf } from "../lib/ids";
 import { WS_PROTOCOL } from "../middleware/auth";
@@ -53,7 +53,9 @@ const ws = createRoute({
     "Close codes: 1000 normal, 1011 the server could not read the conversation (reconnect with `since`),",
     "4001 token expired, 4029 too many sockets or joins (back off), 4403 the account is suspended (every socket of the",
     "user closes at once, and new ones are closed with it right after the upgrade: reading over HTTP still works),",
-    "4404 the conversation was blocked or unmatched (do not reconnect).",
+    "4404 the conversation was blocked or unmatched (do not reconnect). Right before a 4403 or 4404 close the socket",
+    "gets `error {code: forbidden|not_found, message, close_code}`, so a client behind a proxy that delivers the close",
+    "code late (or as 1006) still knows not to reconnect.",
     "",
     "Safety: a conversation that either participant blocks, or that was unmatched, refuses the upgrade with 404 (as",
     "for a conversation that is not the caller's); open sockets on it close with 4404. Inbox sockets get",
@@ -74,11 +76,11 @@ const ws = createRoute({
   },
 });
 
-/** An accepted socket closed at once: browsers can read a close code, not the status of a refused upgrade. */
-function closedAtOnce(code: number, reason: string, protocol: string | null): Response {
+/** An accepted socket closed at once: browsers can read a close code (and an event), not the status of a refused upgrade. */
+function suspendedSocket(protocol: string | null): Response {
   const { 0: client, 1: server } = new WebSocketPair();
   server.accept();
-  server.close(code, reason);
+  closeForGood(server, CLOSE_SUSPENDED);
   return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : {} });
 }
 
@@ -109,7 +111,7 @@ export const realtimeRoutes = createRouter().openapi(ws, async (c) => {
   // Read before the upgrade (the room and the inbox keep their own state too, for upgrades that race a change).
   const refusal = await upgradeRefusal(c.var.db, userId, partnerId);
   if (refusal === "not_found") throw new AppError("not_found", "Conversation not found");
-  if (refusal === "suspended") return closedAtOnce(CLOSE_SUSPENDED, "account suspended", headers.get(TRUSTED.protocol));
+  if (refusal === "suspended") return suspendedSocket(headers.get(TRUSTED.protocol));
 
   if (partnerId) {
     const conversationId = conversationIdOf(userId, partnerId);

@@ -9,15 +9,21 @@ import type { adminAuditRoutes } from "../../src/routes/admin/audit";
 import type { adminCreditRoutes } from "../../src/routes/admin/credits";
 import type { adminMeRoutes } from "../../src/routes/admin/me";
 import type { adminMessageRoutes } from "../../src/routes/admin/messages";
+import type { adminReportRoutes } from "../../src/routes/admin/reports";
+import type { adminUserRoutes } from "../../src/routes/admin/users";
+import type { blockRoutes } from "../../src/routes/blocks";
 import type { conversationRoutes } from "../../src/routes/conversations";
 import type { creditRoutes } from "../../src/routes/credits";
 import type { devRoutes } from "../../src/routes/dev";
 import type { messageRoutes } from "../../src/routes/messages";
 import type { realtimeRoutes } from "../../src/routes/realtime";
+import type { reportRoutes } from "../../src/routes/reports";
+import type { unmatchRoutes } from "../../src/routes/unmatch";
 import type { AdminMessage } from "../../src/schemas/admin";
 import type { Message } from "../../src/schemas/messages";
+import type { AdminReport } from "../../src/schemas/reports";
 
-export type { AdminMessage, Message };
+export type { AdminMessage, AdminReport, Message };
 
 /** The contract's error body, plus what the response said around it. */
 export class ApiError extends Error {
@@ -61,12 +67,17 @@ export const api = {
   conversations: hc<typeof conversationRoutes>(`${origin()}/api/v2/messages`, options),
   realtime: hc<typeof realtimeRoutes>(`${origin()}/api/v2/messages`, options),
   credits: hc<typeof creditRoutes>(`${origin()}/api/v2/credits`, options),
+  blocks: hc<typeof blockRoutes>(`${origin()}/api/v2/blocks`, options),
+  unmatch: hc<typeof unmatchRoutes>(`${origin()}/api/v2/conversations`, options),
+  reports: hc<typeof reportRoutes>(`${origin()}/api/v2/reports`, options),
   admin: {
     me: hc<typeof adminMeRoutes>(`${origin()}/api/admin`, options),
     messages: hc<typeof adminMessageRoutes>(`${origin()}/api/admin`, options),
     audit: hc<typeof adminAuditRoutes>(`${origin()}/api/admin`, options),
     accounts: hc<typeof adminAccountRoutes>(`${origin()}/api/admin`, options),
     credits: hc<typeof adminCreditRoutes>(`${origin()}/api/admin`, options),
+    reports: hc<typeof adminReportRoutes>(`${origin()}/api/admin`, options),
+    users: hc<typeof adminUserRoutes>(`${origin()}/api/admin`, options),
   },
 };
 

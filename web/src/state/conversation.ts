@@ -6,6 +6,7 @@
 import { batch, computed, signal } from "@preact/signals";
 import { ApiError, api, call, describeError, type Message, NetworkError, socketUrl } from "../api";
 import { ReconnectingSocket } from "../socket";
+import { safetyRefusal, socketEnded, upgradeRefused } from "./safety";
 
 export type Pending = { clientMessageId: string; content: string; state: "sending" | "failed"; error?: string; createdAt: string };
 
@@ -49,6 +50,8 @@ export class ConversationStore {
         if (!this.loaded.value) void this.loadLatest();
         this.ackDelivered(this.ordered.value);
       },
+      onEnded: socketEnded,
+      refused: upgradeRefused,
     });
     // The socket connects once the newest page is here, so `since` is the highest seq it holds (not 0,
     // which would replay the whole conversation).
@@ -189,6 +192,8 @@ export class ConversationStore {
   }
 
   private async sendError(err: unknown): Promise<string> {
+    const refused = safetyRefusal(err, this.partner);
+    if (refused) return refused;
     if (err instanceof ApiError && err.code === "insufficient_credits") {
       const balance = await call(() => api.credits.balance.$get()).catch(() => null);
       return `Not enough credits to send${balance ? `: you have ${balance.balance} ${balance.balance === 1 ? "credit" : "credits"}` : ""}. Each message costs 1 credit.`;
