@@ -216,10 +216,8 @@ describe("a block racing sends", () => {
     return res.status;
   }
 
-  it("100 parallel sends and one block: no message commits after the block's commit, and none of the refused is charged", async () => {
-    const { alice, bob } = await pair(200);
-    // Commit order, observed by the database itself: a log row per message and per block, in the
-    // order their batches committed (a refused batch rolls its log row back with it).
+  /** Commit order, observed by the database itself: a log row per message and per block, in the order their batches committed (a refused batch rolls its log row back with it). */
+  async function withCommitLog(run: () => Promise<void>) {
     await env.DB.batch([
       env.DB.prepare(
         "CREATE TABLE IF NOT EXISTS test_commit_log (n INTEGER PRIMARY KEY AUTOINCREMENT, what TEXT NOT NULL, ref TEXT NOT NULL)",
@@ -232,9 +230,56 @@ describe("a block racing sends", () => {
       ),
     ]);
     try {
+      await run();
+    } finally {
+      await env.DB.batch([
+        env.DB.prepare("DROP TRIGGER IF EXISTS test_log_message"),
+        env.DB.prepare("DROP TRIGGER IF EXISTS test_log_block"),
+      ]);
+    }
+  }
+
+  const blockVia = async (blocker: string, blocked: string) =>
+    app.request(
+      `${BASE}/api/v2/blocks`,
+      {
+        method: "POST",
+        headers: { authorization: `Bearer ${await tokenFor(blocker)}`, "content-type": "application/json" },
+        body: JSON.stringify({ user_id: blocked }),
+      },
+      env,
+    );
+
+  /** Whatever the interleaving: every stored message committed before the block, and exactly the stored ones were charged. */
+  async function expectNothingAfterTheBlock(alice: string, bob: string, statuses: number[], credits: number) {
+    expect(statuses.every((s) => s === 201 || s === 404)).toBe(true);
+    const sent = statuses.filter((s) => s === 201).length;
+    const { results } = await env.DB.prepare(
+      "SELECT what FROM test_commit_log WHERE what = 'block' AND ref = ?2 OR what = 'message' AND ref IN (SELECT id FROM messages WHERE sender_id = ?1) ORDER BY n",
+    )
+      .bind(alice, bob)
+      .all<{ what: string }>();
+    const order = results.map((r) => r.what);
+    expect(order.filter((w) => w === "message")).toHaveLength(sent);
+    expect(order.indexOf("block")).toBe(sent); // every message committed before the block, none after
+    expect(await count("SELECT 1 FROM messages WHERE sender_id = ?", alice)).toBe(sent);
+    expect(await balanceOf(alice)).toBe(credits - sent);
+    expect(await count("SELECT 1 FROM credit_transactions WHERE user_id = ? AND kind = 'message'", alice)).toBe(sent);
+    const { results: seqs } = await env.DB.prepare("SELECT seq FROM messages WHERE conversation_id = ? ORDER BY seq")
+      .bind(conversationIdOf(alice, bob))
+      .all<{ seq: number }>();
+    expect(seqs.map((r) => r.seq)).toEqual(Array.from({ length: sent }, (_, i) => i + 1));
+    expect((await conversationOf(alice, bob))?.last_seq ?? 0).toBe(sent);
+    expect(await balancesOffLedger()).toEqual([]);
+    expect(await count("SELECT 1 FROM send_refusals")).toBe(0);
+    return sent;
+  }
+
+  it("100 parallel sends and one block: no message commits after the block's commit, and none of the refused is charged", async () => {
+    const { alice, bob } = await pair(200);
+    await withCommitLog(async () => {
       // 20 clients sending 5 each (20 sends in flight at any time); the block is issued once 40 have
       // been answered, so sends are in flight on both sides of its commit.
-      const blockerToken = await tokenFor(bob);
       let answered = 0;
       let release: () => void = () => {};
       const fortieth = new Promise<void>((resolve) => {
@@ -248,51 +293,27 @@ describe("a block racing sends", () => {
         }
         return out;
       });
-      const blocking = fortieth.then(() =>
-        app.request(
-          `${BASE}/api/v2/blocks`,
-          {
-            method: "POST",
-            headers: { authorization: `Bearer ${blockerToken}`, "content-type": "application/json" },
-            body: JSON.stringify({ user_id: alice }),
-          },
-          env,
-        ),
-      );
+      const blocking = fortieth.then(() => blockVia(bob, alice));
       const [statuses, blocked] = await Promise.all([Promise.all(lanes).then((l) => l.flat()), blocking]);
       expect(blocked.status).toBe(201);
-      expect(statuses.every((s) => s === 201 || s === 404)).toBe(true);
-      const sent = statuses.filter((s) => s === 201).length;
-      const refused = statuses.filter((s) => s === 404).length;
-      expect(sent + refused).toBe(100);
+      const sent = await expectNothingAfterTheBlock(alice, bob, statuses, 200);
       expect(sent).toBeGreaterThanOrEqual(40);
-      expect(refused).toBeGreaterThan(0); // each client sends on after its answer: the last sends always follow the block
+      expect(100 - sent).toBeGreaterThan(0); // each client sends on after its answer: the last sends always follow the block
+    });
+  });
 
-      const { results } = await env.DB.prepare(
-        "SELECT what FROM test_commit_log WHERE what = 'block' AND ref = ?2 OR what = 'message' AND ref IN (SELECT id FROM messages WHERE sender_id = ?1) ORDER BY n",
-      )
-        .bind(alice, bob)
-        .all<{ what: string }>();
-      const order = results.map((r) => r.what);
-      expect(order.filter((w) => w === "message")).toHaveLength(sent);
-      expect(order.indexOf("block")).toBe(sent); // every message committed before the block, none after
-
-      // Exactly the stored messages were charged; seq is gapless; balances equal ledgers.
-      expect(await count("SELECT 1 FROM messages WHERE sender_id = ?", alice)).toBe(sent);
-      expect(await balanceOf(alice)).toBe(200 - sent);
-      expect(await count("SELECT 1 FROM credit_transactions WHERE user_id = ? AND kind = 'message'", alice)).toBe(sent);
-      const { results: seqs } = await env.DB.prepare("SELECT seq FROM messages WHERE conversation_id = ? ORDER BY seq")
-        .bind(conversationIdOf(alice, bob))
-        .all<{ seq: number }>();
-      expect(seqs.map((r) => r.seq)).toEqual(Array.from({ length: sent }, (_, i) => i + 1));
-      expect((await conversationOf(alice, bob))?.last_seq ?? 0).toBe(sent);
-      expect(await balancesOffLedger()).toEqual([]);
-      expect(await count("SELECT 1 FROM send_refusals")).toBe(0);
-    } finally {
-      await env.DB.batch([
-        env.DB.prepare("DROP TRIGGER IF EXISTS test_log_message"),
-        env.DB.prepare("DROP TRIGGER IF EXISTS test_log_block"),
-      ]);
-    }
+  it("100 sends issued at once with the block among them: whichever commit first, none after the block", async () => {
+    const { alice, bob } = await pair(200);
+    await withCommitLog(async () => {
+      const sends: Promise<number>[] = [];
+      let blocking: Promise<Response> | undefined;
+      for (let i = 0; i < 100; i++) {
+        sends.push(unlimitedSend(alice, bob, `burst ${i}`));
+        if (i === 49) blocking = blockVia(bob, alice);
+      }
+      const [statuses, blocked] = await Promise.all([Promise.all(sends), blocking as Promise<Response>]);
+      expect(blocked.status).toBe(201);
+      await expectNothingAfterTheBlock(alice, bob, statuses, 200);
+    });
   });
 });
