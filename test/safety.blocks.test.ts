@@ -143,6 +143,17 @@ describe("a block (A blocks B)", () => {
     expect(res.webSocket).toBeNull();
   });
 
+  it("a room whose unblock notification was lost lets the pair in again: it confirms a refusal with D1 first", async () => {
+    const { alice: a, bob: b } = await pair(1);
+    await block(a, b);
+    expect((await upgrade(b, { partner: a })).status).toBe(404);
+    // The block ends in D1 without the room being told (a lost notification).
+    await env.DB.prepare("DELETE FROM blocks WHERE blocker_id = ? AND blocked_id = ?").bind(a, b).run();
+    const back = await openSocket(b, { partner: a });
+    expect(back.joined).toEqual({ type: "sync", last_seq: 0 });
+    back.close();
+  });
+
   it("only the blocker's inbox sockets get conversation.removed (and a new unread count); the blocked user's inbox gets nothing", async () => {
     const [a, b] = [newUser("a"), newUser("b")];
     await seedCredits(b, 3);

@@ -109,6 +109,20 @@ describe("a suspended user", () => {
     expect(await closed).toBe(4403);
   });
 
+  it("an inbox whose unsuspension notification was lost lets the user in again: it confirms the suspension with D1 first", async () => {
+    const mod = await createAdmin("moderator");
+    const a = newUser("a");
+    await suspendAs(mod, a);
+    expect(await (await connect(a)).closedBy()).toMatchObject({ code: 4403 });
+    await env.DB.prepare("DELETE FROM suspensions WHERE user_id = ?").bind(a).run(); // lifted without telling the inbox
+    const inbox = await openSocket(a);
+    expect(inbox.joined).toMatchObject({ type: "sync", conversations: [] });
+    const room = await openSocket(a, { partner: newUser("b") });
+    expect(room.closed).toBeNull();
+    inbox.close();
+    room.close();
+  });
+
   it("is audited in the same write (before/after); suspending again replaces it; unsuspend is idempotent; `until` in the past is a 400; support may not", async () => {
     const mod = await createAdmin("moderator");
     const support = await createAdmin("support");

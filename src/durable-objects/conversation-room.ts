@@ -142,14 +142,19 @@ export class ConversationRoom extends DurableObject<Env> {
    */
   async safetyChanged(conversationId: string): Promise<void> {
     this.remember(conversationId);
-    const [a, b] = participantsOf(conversationId);
+    if (!(await this.readClosed())) return;
+    this.sql.exec("DELETE FROM typing");
+    for (const ws of this.ctx.getWebSockets()) closeForGood(ws, CLOSE_CONVERSATION_GONE);
+  }
+
+  /** Reads how the pair stands from D1 and stores it; answers whether the room is closed now. */
+  private async readClosed(): Promise<boolean> {
+    const [a, b] = participantsOf(this.conversationId);
     await this.ctx.blockConcurrencyWhile(async () => {
       const state = await pairState(dbOf(this.env.DB), a, b, nowIso());
       this.setMeta("closed", state.blocks || state.blockedBy || state.unmatched ? "1" : "0");
     });
-    if (!this.closed()) return;
-    this.sql.exec("DELETE FROM typing");
-    for (const ws of this.ctx.getWebSockets()) closeForGood(ws, CLOSE_CONVERSATION_GONE);
+    return this.closed();
   }
 
   /** RPC from a user's inbox (a suspension): their sockets here close at once with 4403. */
@@ -163,7 +168,7 @@ export class ConversationRoom extends DurableObject<Env> {
     const seq = Number(this.getMeta(`presence_seq:${userId}`) ?? 0) + 1;
     this.setMeta(`presence_seq:${userId}`, seq);
     try {
-      return await inboxOf(this.env, userId).roomPresence(this.conversationId, seq, sockets);
+      return await inboxOf(this.env, userId).roomPresence(this.conversationId, userId, seq, sockets);
     } catch (err) {
       // The Worker checked the suspension before the upgrade; the registry is the second line.
       logError("room.presence_report_failed", err, { conversationId: this.conversationId });
@@ -179,7 +184,8 @@ export class ConversationRoom extends DurableObject<Env> {
       return new Response("internal upgrade only", { status: 400 });
     }
     this.remember(conversationId);
-    if (this.closed()) return conversationGone();
+    // Closed as last told: confirmed from D1 (rare), so a lost unblock notification cannot keep it shut.
+    if (this.closed() && (await this.readClosed())) return conversationGone();
     const sinceParam = new URL(request.url).searchParams.get("since");
     const { 0: client, 1: server } = new WebSocketPair();
     const refusal = this.refusalFor(userId);

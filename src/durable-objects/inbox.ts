@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { dbOf } from "../db/client";
 import { inboxSyncQuery, unreadCount } from "../db/messages";
+import { isSuspended } from "../db/safety";
 import type { MessageRow } from "../db/schema";
 import { participantsOf } from "../lib/ids";
 import { logError } from "../lib/log";
@@ -62,10 +63,21 @@ export class Inbox extends DurableObject<Env> {
     return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
   }
 
-  /** Suspended now: a suspension without an end, or one whose end is ahead. */
+  /** Suspended now, as last told: a suspension without an end, or one whose end is ahead. */
   private suspended(now = Date.now()): boolean {
     const until = this.getMeta("suspended_until");
     return until !== undefined && (until === "forever" || Number(until) > now);
+  }
+
+  /**
+   * Suspended now, confirmed from D1 when the stored state says so (rare), so a lost unsuspension
+   * notification (or a suspension lifted early in D1) cannot keep the user's sockets shut.
+   */
+  private async stillSuspended(userId: string): Promise<boolean> {
+    if (!this.suspended()) return false;
+    if (await isSuspended(dbOf(this.env.DB), userId, new Date().toISOString())) return true;
+    this.sql.exec("DELETE FROM meta WHERE key = 'suspended_until'");
+    return false;
   }
 
   private hides(partnerId: string): boolean {
@@ -91,7 +103,7 @@ export class Inbox extends DurableObject<Env> {
       return new Response("internal upgrade only", { status: 400 });
     }
     const { 0: client, 1: server } = new WebSocketPair();
-    if (this.suspended()) {
+    if (await this.stillSuspended(userId)) {
       // As with the room's refusals: a close code a browser can read, and the socket never joins.
       server.accept();
       closeForGood(server, CLOSE_SUSPENDED);
@@ -191,7 +203,7 @@ export class Inbox extends DurableObject<Env> {
    * `seq` is the room's own counter, so a late report never undoes a newer one. Answers whether the
    * user is suspended, so a socket that raced a suspension is closed by its room at once.
    */
-  async roomPresence(conversationId: string, seq: number, sockets: number): Promise<{ suspended: boolean }> {
+  async roomPresence(conversationId: string, userId: string, seq: number, sockets: number): Promise<{ suspended: boolean }> {
     this.sql.exec(
       "INSERT INTO rooms (conversation_id, seq, sockets) VALUES (?, ?, ?) ON CONFLICT (conversation_id) DO UPDATE SET seq = excluded.seq, sockets = excluded.sockets WHERE excluded.seq > rooms.seq",
       conversationId,
@@ -199,7 +211,7 @@ export class Inbox extends DurableObject<Env> {
       sockets,
     );
     this.sql.exec("DELETE FROM rooms WHERE sockets = 0");
-    return { suspended: this.suspended() };
+    return { suspended: sockets > 0 && (await this.stillSuspended(userId)) };
   }
 
   /**
