@@ -19,7 +19,7 @@ describe("safety in the chat and the console", () => {
     await conversationItem(a.page, ben).click();
     await bubble(a.page, "nice profile").waitFor();
     await conversationItem(b.page, ana).click();
-    await b.page.getByText("Hi Ana, nice profile").waitFor();
+    await bubble(b.page, "Hi Ana, nice profile").waitFor();
 
     await a.page.getByRole("button", { name: "Block", exact: true }).click();
     await a.page.getByText(`You blocked ${ben}.`).waitFor();
@@ -57,7 +57,7 @@ describe("safety in the chat and the console", () => {
     const d = await openWindow("dan");
     await signIn(d.page, dan);
     await conversationItem(d.page, cleo).click();
-    await d.page.getByText("Send me your bank details").waitFor();
+    await bubble(d.page, "Send me your bank details").waitFor();
     await d.page.getByRole("button", { name: "Report" }).click();
     const dialog = d.page.getByRole("dialog", { name: `Report ${cleo}` });
     await dialog.getByLabel("Reason").selectOption("scam");
