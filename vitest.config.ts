@@ -29,6 +29,9 @@ export default defineConfig(async () => ({
           // Push jobs from sends wait an hour, so the real consumer never races the tests that drive it
           // themselves (test/push.delivery.test.ts); test/push.queue.test.ts sends with 0.
           PUSH_COALESCE_SECONDS: "3600",
+          // An erasure step runs 60 D1 queries (two chunks of 1000 messages) instead of 400, so the
+          // erasure of 100 000 messages in test/safety.erasure.test.ts takes many alarm-driven steps.
+          ERASURE_MAX_QUERIES: "60",
         },
         // Fewer retries than production, so the dead-letter path runs in seconds.
         queueConsumers: { "pairly-push": { maxBatchTimeout: 1, maxRetries: 2, deadLetterQueue: "pairly-push-dlq" } },

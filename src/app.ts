@@ -13,6 +13,7 @@ import { BOOKMARK_HEADER, withDbSession } from "./middleware/db-session";
 import { requireAdmin } from "./middleware/permissions";
 import { adminRoutes } from "./routes/admin";
 import { attachmentRoutes } from "./routes/attachments";
+import { blockRoutes } from "./routes/blocks";
 import { conversationRoutes } from "./routes/conversations";
 import { creditRoutes } from "./routes/credits";
 import { devRoutes } from "./routes/dev";
@@ -23,6 +24,8 @@ import { createRouter, validationError } from "./routes/openapi";
 import { openApiDocument } from "./routes/openapi-document";
 import { pushRoutes } from "./routes/push";
 import { realtimeRoutes } from "./routes/realtime";
+import { reportRoutes } from "./routes/reports";
+import { unmatchRoutes } from "./routes/unmatch";
 import { webRoutes } from "./routes/web";
 
 /** One CORS middleware per configured origin list (the setting lives in env, known per request). */
@@ -64,7 +67,10 @@ function userApi() {
     .route("/messages", realtimeRoutes)
     .route("/credits", creditRoutes)
     .route("/push", pushRoutes)
-    .route("/attachments", attachmentRoutes);
+    .route("/attachments", attachmentRoutes)
+    .route("/blocks", blockRoutes)
+    .route("/conversations", unmatchRoutes)
+    .route("/reports", reportRoutes);
 }
 
 /**

@@ -8,10 +8,17 @@ import type { Db } from "./db/client";
 import { dbOf } from "./db/client";
 import { logError } from "./lib/log";
 import { purgeUnsentAttachments } from "./services/attachments";
+import { eraseUnmatchedConversations } from "./services/erasure";
+import { redactResolvedSnapshots } from "./services/reports";
 
 type Job = { name: string; run: (db: Db, env: Env, now: Date) => Promise<Record<string, unknown>> };
 
-const JOBS: Job[] = [{ name: "attachments.purge_unsent", run: purgeUnsentAttachments }];
+/** Each job bounds its own D1 queries; together they stay under the per-invocation limit (1000 Paid). */
+export const JOBS: Job[] = [
+  { name: "attachments.purge_unsent", run: purgeUnsentAttachments },
+  { name: "safety.erase_unmatched", run: (db, env, now) => eraseUnmatchedConversations(db, env, now) },
+  { name: "safety.redact_report_snapshots", run: redactResolvedSnapshots },
+];
 
 export async function runScheduledJobs(env: Env, now: Date): Promise<void> {
   const db = dbOf(env.DB);

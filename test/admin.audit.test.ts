@@ -52,7 +52,14 @@ describe("GET /api/admin/audit-logs", () => {
       before: { moderation_status: "pending", moderation_reason: null },
       after: { moderation_status: "blocked", moderation_reason: "abuse" },
       // The text is never stored: its digest stands for it. The client's request id is kept, ours is the row's.
-      details: { sender_id: alice, receiver_id: bob, ...(await contentDigest("rude words")), client_request_id: "req-audit-fields-1" },
+      // Blocking the (charged) message refunded its sender in the same write: the row names the refund.
+      details: {
+        sender_id: alice,
+        receiver_id: bob,
+        ...(await contentDigest("rude words")),
+        client_request_id: "req-audit-fields-1",
+        refund: { transaction_id: expect.stringMatching(/^txn_/), amount: 1 },
+      },
       ip: "198.51.100.7",
       user_agent: "console/1.0",
       request_id: serverId,

@@ -222,18 +222,22 @@ describe("long exports come in parts (EXPORT_MAX_QUERIES)", () => {
   /** The Worker with a lower query budget, counting the queries each response runs on `messages`. */
   async function exportPart(path: string, maxQueries: number) {
     const queries: string[] = [];
-    const db = new Proxy(env.DB, {
-      get(target, prop) {
-        if (prop === "prepare") {
-          return (query: string) => {
-            if (/from "messages"/i.test(query)) queries.push(query);
-            return target.prepare(query);
-          };
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    // Counts the statements on the messages table, on the binding and on the D1 session the app opens.
+    const counting = <T extends D1Database | D1DatabaseSession>(inner: T): T =>
+      new Proxy(inner, {
+        get(target, prop) {
+          if (prop === "prepare") {
+            return (query: string) => {
+              if (/from "messages"/i.test(query)) queries.push(query);
+              return target.prepare(query);
+            };
+          }
+          if (prop === "withSession") return (constraint: string) => counting((target as D1Database).withSession(constraint));
+          const value = Reflect.get(target, prop);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+    const db = counting(env.DB);
     const res = await app.request(
       `${BASE}${path}`,
       { headers: { authorization: `Bearer ${await tokenFor(analyst)}` } },

@@ -74,14 +74,13 @@ describe("one error shape for every failure", () => {
 
   it("a 500 says only 'internal' and the request id: no stack, no SQL", async () => {
     const spy = vi.spyOn(console, "error").mockImplementation(() => {});
-    const broken = {
-      ...env,
-      DB: {
-        prepare() {
-          throw new Error("D1_ERROR: no such table: credit_balances: SELECT balance FROM credit_balances WHERE user_id = ?");
-        },
+    const failing = {
+      prepare() {
+        throw new Error("D1_ERROR: no such table: credit_balances: SELECT balance FROM credit_balances WHERE user_id = ?");
       },
-    } as unknown as Env;
+      getBookmark: () => null,
+    };
+    const broken = { ...env, DB: { ...failing, withSession: () => failing } } as unknown as Env;
     const res = await app.request(
       `${BASE}/api/v2/credits/balance`,
       { headers: { authorization: `Bearer ${await tokenFor(newUser())}` } },

@@ -102,6 +102,14 @@ const unsentBefore = (createdBefore: string) =>
 export const staleUploadsQuery = (db: Db, createdBefore: string, limit: number) =>
   db.select({ id: attachments.id }).from(attachments).where(unsentBefore(createdBefore)).limit(limit);
 
+/** A user's uploads never sent (an erasure of what they sent removes these too), a range of the state index. */
+export const unsentUploadsOfQuery = (db: Db, uploaderId: string, limit: number) =>
+  db
+    .select({ id: attachments.id })
+    .from(attachments)
+    .where(and(inArray(attachments.state, ["pending", "uploaded"]), eq(attachments.uploaderId, uploaderId)))
+    .limit(limit);
+
 /** Rows whose bytes a deletion did not finish removing. */
 export const deletingQuery = (db: Db, limit: number) =>
   db.select({ id: attachments.id }).from(attachments).where(eq(attachments.state, "deleting")).limit(limit);

@@ -3,6 +3,7 @@ import { alias } from "drizzle-orm/sqlite-core";
 import { type AttachmentClaim, claimAttachmentStatements, isAttachmentClaimFailure } from "./attachments";
 import type { Db } from "./client";
 import { constraintOf } from "./constraints";
+import { blocking, hiddenPartnersOf, type SendGuard, sendGuardStatement, sendRefusalOf } from "./safety";
 import {
   conversationMembers,
   conversations,
@@ -11,6 +12,7 @@ import {
   type MessageRow,
   messages,
   type NewMessageRow,
+  type SendRefusal,
 } from "./schema";
 
 /**
@@ -34,13 +36,17 @@ export type SendOutcome =
   | { kind: "sent"; message: MessageRow }
   | { kind: "insufficient" }
   | { kind: "duplicate" }
-  | { kind: "attachment_taken" };
+  | { kind: "attachment_taken" }
+  | { kind: "refused"; reason: SendRefusal };
 
 /**
  * Stores a message and takes its charge in ONE D1 batch (D1 runs a batch as a transaction):
  * the conversation's seq counter, the message, the debit, the ledger row and both members' activity.
  * There is no read-then-write in the Worker; the database refuses what must not happen:
  * - UNIQUE (sender_id, client_message_id) rejects a retry before any debit, even at zero balance;
+ * - the safety guard (right after the message, so a retry is still told apart first; before the
+ *   charge) refuses a send a block, an unmatch, a suspension or the first-contact rule forbids, by
+ *   primary-key lookups of what is committed when the batch runs: no race lets one through;
  * - CHECK (balance >= 0) rejects an overdraw, and the whole batch (seq, message, ledger) rolls back;
  * - the attachment claim (after the message, so a retry is still told apart first) fails the batch
  *   when an upload it names was sent by another message meanwhile.
@@ -49,6 +55,7 @@ export async function insertMessageWithCharge(
   db: Db,
   m: NewMessage,
   charge: { cost: number; transactionId: string },
+  guard: SendGuard,
   attachmentClaim: AttachmentClaim | null = null,
 ): Promise<SendOutcome> {
   const [low, high] = m.senderId < m.receiverId ? [m.senderId, m.receiverId] : [m.receiverId, m.senderId];
@@ -75,6 +82,7 @@ export async function insertMessageWithCharge(
           creditsTransactionId: charged ? charge.transactionId : null,
         })
         .returning(),
+      sendGuardStatement(db, guard),
       ...(attachmentClaim ? claimAttachmentStatements(db, attachmentClaim, m.id) : []),
       db
         .update(creditBalances)
@@ -96,12 +104,15 @@ export async function insertMessageWithCharge(
       db
         .insert(conversationMembers)
         .values([
-          { userId: m.senderId, partnerId: m.receiverId, conversationId: m.conversationId, lastActivityAt: now },
-          { userId: m.receiverId, partnerId: m.senderId, conversationId: m.conversationId, lastActivityAt: now },
+          { userId: m.senderId, partnerId: m.receiverId, conversationId: m.conversationId, lastActivityAt: now, sentCount: 1 },
+          { userId: m.receiverId, partnerId: m.senderId, conversationId: m.conversationId, lastActivityAt: now, sentCount: 0 },
         ])
         .onConflictDoUpdate({
           target: [conversationMembers.userId, conversationMembers.partnerId],
-          set: { lastActivityAt: sql`max(${conversationMembers.lastActivityAt}, excluded.last_activity_at)` },
+          set: {
+            lastActivityAt: sql`max(${conversationMembers.lastActivityAt}, excluded.last_activity_at)`,
+            sentCount: sql`${conversationMembers.sentCount} + excluded.sent_count`,
+          },
         }),
     ]);
     const message = (inserted as MessageRow[])[0];
@@ -112,6 +123,8 @@ export async function insertMessageWithCharge(
     if (hit?.kind === "check" && hit.name === "balance_non_negative") return { kind: "insufficient" };
     if (hit?.kind === "unique" && hit.columns.includes("client_message_id")) return { kind: "duplicate" };
     if (isAttachmentClaimFailure(hit)) return { kind: "attachment_taken" };
+    const refusal = sendRefusalOf(hit);
+    if (refusal) return { kind: "refused", reason: refusal };
     throw err;
   }
 }
@@ -223,6 +236,8 @@ export const conversationQuery = (
       and(
         eq(cm.userId, userId),
         page.before ? sql`(${cm.lastActivityAt}, ${cm.partnerId}) < (${page.before.at}, ${page.before.partnerId})` : undefined,
+        // A conversation leaves the blocker's list while the block stands (unmatched ones have no member rows).
+        sql`NOT ${blocking(cm.userId, cm.partnerId)}`,
       ),
     )
     .orderBy(desc(cm.lastActivityAt), desc(cm.partnerId))
@@ -250,7 +265,7 @@ export const inboxSyncQuery = (db: Db, userId: string, limit: number) => {
     })
     .from(cm)
     .innerJoin(conversations, eq(conversations.id, cm.conversationId))
-    .where(eq(cm.userId, userId))
+    .where(and(eq(cm.userId, userId), sql`NOT ${blocking(cm.userId, cm.partnerId)}`))
     .orderBy(desc(cm.lastActivityAt), desc(cm.partnerId))
     .limit(limit);
 };
@@ -258,11 +273,13 @@ export const inboxSyncQuery = (db: Db, userId: string, limit: number) => {
 /**
  * `INDEXED BY`: without table statistics SQLite cannot tell that the partial index (unread rows
  * only) beats the full (receiver_id, created_at) index, and would count every received message.
+ * Messages from partners the receiver blocks or unmatched do not count (the index holds sender_id,
+ * so this never touches a row).
  */
 export const unreadQuery = (receiverId: string, senderId?: string) =>
   sql`SELECT COUNT(*) AS n FROM messages INDEXED BY messages_unread_idx WHERE receiver_id = ${receiverId}${
     senderId ? sql` AND sender_id = ${senderId}` : sql``
-  } AND ${UNREAD}`;
+  } AND ${UNREAD} AND sender_id NOT IN (${hiddenPartnersOf(receiverId)})`;
 
 export async function unreadCount(db: Db, receiverId: string, senderId?: string): Promise<number> {
   const row = await db.get<{ n: number }>(unreadQuery(receiverId, senderId));
@@ -312,7 +329,7 @@ export async function statsFor(db: Db, userId: string): Promise<UserStatsRow> {
       received: sql<number>`(SELECT COUNT(*) FROM ${messages} WHERE receiver_id = ${userId})`,
       unread: sql<number>`(${unreadQuery(userId)})`,
       creditsSpent: sql<number>`(SELECT coalesce(-SUM(amount), 0) FROM ${creditTransactions} WHERE user_id = ${userId} AND kind = 'message')`,
-      conversations: sql<number>`(SELECT COUNT(*) FROM ${conversationMembers} WHERE user_id = ${userId})`,
+      conversations: sql<number>`(SELECT COUNT(*) FROM ${conversationMembers} cm WHERE cm.user_id = ${userId} AND NOT ${blocking(sql`cm.user_id`, sql`cm.partner_id`)})`,
     })
     .from(sql`(SELECT 1)`)
     .get();

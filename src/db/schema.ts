@@ -21,13 +21,19 @@ export const PERMISSIONS = [
   "credits.manage",
   "super_admin",
 ] as const;
-export const LEDGER_KINDS = ["grant", "message"] as const;
+/** grant: an admin's credit; message: a send's charge; refund: a charge given back when moderation blocked its message. */
+export const LEDGER_KINDS = ["grant", "message", "refund"] as const;
 export const SEVERITIES = ["info", "warning", "critical"] as const;
 /** pending: announced, no bytes yet; uploaded: bytes verified in R2; sent: claimed by one message; deleting: bytes being removed. */
 export const ATTACHMENT_STATES = ["pending", "uploaded", "sent", "deleting"] as const;
 export const AUDIT_OUTCOMES = ["success", "denied", "failed"] as const;
+export const REPORT_REASONS = ["harassment", "spam", "scam", "inappropriate", "underage", "other"] as const;
+export const REPORT_STATUSES = ["open", "resolved"] as const;
+export const REPORT_RESOLUTIONS = ["no_action", "warned", "content_removed", "user_suspended"] as const;
+export const ERASURE_STATUSES = ["running", "done"] as const;
 
-const inList = (column: string, values: readonly string[]) => sql.raw(`${column} IN (${values.map((v) => `'${v}'`).join(", ")})`);
+const inListText = (column: string, values: readonly string[]) => `${column} IN (${values.map((v) => `'${v}'`).join(", ")})`;
+const inList = (column: string, values: readonly string[]) => sql.raw(inListText(column, values));
 
 export const creditBalances = sqliteTable(
   "credit_balances",
@@ -58,6 +64,8 @@ export const creditTransactions = sqliteTable(
     uniqueIndex("credit_transactions_id_unique").on(t.id),
     index("credit_transactions_user_pk_idx").on(t.userId, t.pk),
     check("credit_transactions_kind", inList("kind", LEDGER_KINDS)),
+    // A message is refunded at most once, whatever races: the refund's balance update is guarded too.
+    uniqueIndex("credit_transactions_refund_unique").on(t.messageId).where(sql`kind = 'refund'`),
   ],
 );
 
@@ -79,6 +87,11 @@ export const conversationMembers = sqliteTable(
     partnerId: text("partner_id").notNull(),
     conversationId: text("conversation_id").notNull(),
     lastActivityAt: text("last_activity_at").notNull(),
+    /**
+     * Messages this member has sent in the conversation, incremented by the send batch (never by a
+     * delete). The first-contact rule reads both members' counts inside the send's guard.
+     */
+    sentCount: integer("sent_count").notNull().default(0),
   },
   (t) => [
     primaryKey({ columns: [t.userId, t.partnerId] }),
@@ -311,6 +324,123 @@ export const attachmentClaimGuard = sqliteTable("attachment_claim_guard", { fail
   check("attachment_claim_complete", sql`failed = 0`),
 ]);
 
+/**
+ * Who shut out whom (issue 11). One-sided and reversible: the row is the block. The send guard looks
+ * both directions up by primary key; the blocker's list pages the second index.
+ */
+export const blocks = sqliteTable(
+  "blocks",
+  {
+    blockerId: text("blocker_id").notNull(),
+    blockedId: text("blocked_id").notNull(),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.blockerId, t.blockedId] }),
+    index("blocks_blocker_created_idx").on(t.blockerId, t.createdAt, t.blockedId),
+  ],
+);
+
+/**
+ * Ended conversations: mutual and permanent. Two rows per pair (one per side, like
+ * conversation_members), so "whom has this user unmatched" is one primary-key range. The messages
+ * stay for REPORT_RETENTION_DAYS, then the scheduled job erases them and stamps both rows.
+ */
+export const unmatches = sqliteTable(
+  "unmatches",
+  {
+    userId: text("user_id").notNull(),
+    partnerId: text("partner_id").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    unmatchedBy: text("unmatched_by").notNull(),
+    unmatchedAt: text("unmatched_at").notNull(),
+    messagesErasedAt: text("messages_erased_at"),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.partnerId] }),
+    // The retention job: pairs (their low side) whose messages still wait, oldest first. Queries must
+    // repeat this WHERE term for term (see db/safety.ts).
+    index("unmatches_pending_erasure_idx").on(t.unmatchedAt).where(sql`messages_erased_at IS NULL AND user_id < partner_id`),
+  ],
+);
+
+/** A suspended user still reads; every send is refused while the row exists and `until` (if any) is ahead. */
+export const suspensions = sqliteTable("suspensions", {
+  userId: text("user_id").primaryKey(),
+  reason: text("reason").notNull(),
+  until: text("until"),
+  adminId: text("admin_id").notNull(),
+  createdAt: text("created_at").notNull(),
+});
+
+/**
+ * Stays empty, like attachment_claim_guard. The send batch's safety guard inserts the first reason
+ * that applies; its named CHECK fails the whole batch, and the name says why (db/constraints.ts).
+ */
+export const SEND_REFUSALS = ["suspended", "unmatched", "blocking", "blocked", "first_contact_limit", "first_contact_content"] as const;
+export const sendRefusals = sqliteTable("send_refusals", { reason: text("reason", { enum: SEND_REFUSALS }).notNull() }, () =>
+  SEND_REFUSALS.map((r) => check(`send_refused_${r}`, sql.raw(`reason <> '${r}'`))),
+);
+
+/**
+ * Reports with their evidence: `snapshot` is a JSON array of the conversation's messages as a
+ * moderator sees them, built by SQL inside the report's own INSERT, so nothing the reported user
+ * does afterwards (delete, unmatch, hard delete, erasure) changes it. Redacted by the scheduled job
+ * once the report has been resolved for REPORT_RETENTION_DAYS.
+ */
+export const reports = sqliteTable(
+  "reports",
+  {
+    pk: integer("pk").primaryKey(),
+    id: text("id").notNull(),
+    reporterId: text("reporter_id").notNull(),
+    reportedUserId: text("reported_user_id").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    reason: text("reason", { enum: REPORT_REASONS }).notNull(),
+    details: text("details"),
+    messageIds: text("message_ids", { mode: "json" }).notNull().$type<string[]>(),
+    /** Whether the reporter also blocked (`block: true`), in the same write. */
+    alsoBlocked: integer("also_blocked", { mode: "boolean" }).notNull().default(false),
+    snapshot: text("snapshot").notNull(),
+    snapshotRedactedAt: text("snapshot_redacted_at"),
+    status: text("status", { enum: REPORT_STATUSES }).notNull().default("open"),
+    resolution: text("resolution", { enum: REPORT_RESOLUTIONS }),
+    resolutionNote: text("resolution_note"),
+    resolvedBy: text("resolved_by"),
+    resolvedAt: text("resolved_at"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("reports_id_unique").on(t.id),
+    // The queue: every filter rides its own (column, created_at) index, newest first.
+    index("reports_status_created_idx").on(t.status, t.createdAt),
+    index("reports_reported_created_idx").on(t.reportedUserId, t.createdAt),
+    index("reports_reporter_created_idx").on(t.reporterId, t.createdAt),
+    index("reports_reason_created_idx").on(t.reason, t.createdAt),
+    index("reports_created_idx").on(t.createdAt),
+    // The redaction job: resolved reports (resolved_at is set exactly then) whose snapshot is still whole.
+    index("reports_redaction_idx").on(t.resolvedAt).where(sql`snapshot_redacted_at IS NULL AND resolved_at IS NOT NULL`),
+    check("reports_reason", inList("reason", REPORT_REASONS)),
+    check("reports_status", inList("status", REPORT_STATUSES)),
+    check("reports_resolution", sql.raw(`resolution IS NULL OR ${inListText("resolution", REPORT_RESOLUTIONS)}`)),
+  ],
+);
+
+/** One erasure of a user's sent messages: its progress, kept while the UserErasure object works through it. */
+export const erasures = sqliteTable(
+  "erasures",
+  {
+    userId: text("user_id").primaryKey(),
+    status: text("status", { enum: ERASURE_STATUSES }).notNull(),
+    removed: integer("removed").notNull().default(0),
+    requestedBy: text("requested_by").notNull(),
+    startedAt: text("started_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    finishedAt: text("finished_at"),
+  },
+  () => [check("erasures_status", inList("status", ERASURE_STATUSES))],
+);
+
 /** A message's attachment as stored and shown: an upload of ours (`attachment_id`, dimensions) or an earlier https link. */
 export type Attachment = {
   attachment_id?: string;
@@ -336,3 +466,10 @@ export type Severity = (typeof SEVERITIES)[number];
 export type PushSubscriptionRow = typeof pushSubscriptions.$inferSelect;
 export type AttachmentRow = typeof attachments.$inferSelect;
 export type AttachmentState = (typeof ATTACHMENT_STATES)[number];
+export type BlockRow = typeof blocks.$inferSelect;
+export type SuspensionRow = typeof suspensions.$inferSelect;
+export type ReportRow = typeof reports.$inferSelect;
+export type ReportReason = (typeof REPORT_REASONS)[number];
+export type ReportResolution = (typeof REPORT_RESOLUTIONS)[number];
+export type SendRefusal = (typeof SEND_REFUSALS)[number];
+export type ErasureRow = typeof erasures.$inferSelect;

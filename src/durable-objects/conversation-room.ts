@@ -1,15 +1,20 @@
 import { DurableObject } from "cloudflare:workers";
 import { dbOf } from "../db/client";
 import { changedSince, createdAtUpTo, lastSeqOf, messagesAfter, messagesByIds } from "../db/messages";
+import { pairState } from "../db/safety";
 import type { MessageRow } from "../db/schema";
 import { participantsOf } from "../lib/ids";
 import { logError } from "../lib/log";
+import { nowIso } from "../lib/time";
 import type { RoomEvent, ServerEvent } from "../schemas/events";
 import { inboxOf } from "../services/realtime";
 import { markDeliveredMany, markReadMany } from "../services/receipts";
 import { toEventView } from "../services/views";
 import {
+  CLOSE_CONVERSATION_GONE,
+  CLOSE_SUSPENDED,
   CLOSE_TOO_MANY,
+  closeForGood,
   expiresAtOf,
   FrameLimiter,
   finishClose,
@@ -43,6 +48,9 @@ const JOIN_WINDOW_MS = 60_000;
 
 /** How far a change's `updated_at` may precede its commit (Worker clocks, the batch's round trip). */
 const CLOCK_SLACK_MS = 1_000;
+
+/** The refusal of an upgrade to a blocked or unmatched conversation: the same 404 as for a conversation that is not the caller's. */
+const conversationGone = () => Response.json({ error: { code: "not_found", message: "Conversation not found" } }, { status: 404 });
 
 /** Receipts only move forward; a status event that would move one back is stale and dropped. */
 const STATUS_RANK = { sent: 0, failed: 0, delivered: 1, read: 2 } as const;
@@ -121,6 +129,57 @@ export class ConversationRoom extends DurableObject<Env> {
     return userId === a ? b : a;
   }
 
+  /**
+   * Closed while either participant blocks the other, or for good once they unmatched: as this room
+   * was last told (safetyChanged reads it from D1). Kept in storage, so an upgrade racing the block
+   * is refused here even if the Worker's own check ran before the block committed.
+   */
+  private closed(): boolean {
+    return this.getMeta("closed") === "1";
+  }
+
+  /**
+   * RPC after a block, an unblock or an unmatch of this pair committed. The pair's state is read from
+   * D1 here, not taken from the caller, so racing blocks and unblocks settle on what D1 holds last.
+   * While closed, every socket is closed with 4404 and new ones are refused: nothing of either user
+   * (messages, receipts, typing, presence) reaches the other here.
+   */
+  async safetyChanged(conversationId: string): Promise<void> {
+    this.remember(conversationId);
+    if (!(await this.readClosed())) return;
+    this.sql.exec("DELETE FROM typing");
+    for (const ws of this.ctx.getWebSockets()) closeForGood(ws, CLOSE_CONVERSATION_GONE);
+  }
+
+  /** Reads how the pair stands from D1 and stores it; answers whether the room is closed now. */
+  private async readClosed(): Promise<boolean> {
+    const [a, b] = participantsOf(this.conversationId);
+    await this.ctx.blockConcurrencyWhile(async () => {
+      const state = await pairState(dbOf(this.env.DB), a, b, nowIso());
+      this.setMeta("closed", state.blocks || state.blockedBy || state.unmatched ? "1" : "0");
+    });
+    return this.closed();
+  }
+
+  /** RPC from a user's inbox (a suspension): their sockets here close at once with 4403. */
+  async closeUser(conversationId: string, userId: string): Promise<void> {
+    this.remember(conversationId);
+    for (const ws of this.ctx.getWebSockets()) if (metaOf(ws).userId === userId) closeForGood(ws, CLOSE_SUSPENDED);
+  }
+
+  /** Tells the user's inbox (the presence registry) how many sockets they hold here now; answers whether they are suspended. */
+  private async reportPresence(userId: string, sockets: number): Promise<{ suspended: boolean }> {
+    const seq = Number(this.getMeta(`presence_seq:${userId}`) ?? 0) + 1;
+    this.setMeta(`presence_seq:${userId}`, seq);
+    try {
+      return await inboxOf(this.env, userId).roomPresence(this.conversationId, userId, seq, sockets);
+    } catch (err) {
+      // The Worker checked the suspension before the upgrade; the registry is the second line.
+      logError("room.presence_report_failed", err, { conversationId: this.conversationId });
+      return { suspended: false };
+    }
+  }
+
   /** Upgrades only. The Worker already verified the token and that this user is a participant. */
   override async fetch(request: Request): Promise<Response> {
     const userId = request.headers.get(TRUSTED.user);
@@ -129,6 +188,8 @@ export class ConversationRoom extends DurableObject<Env> {
       return new Response("internal upgrade only", { status: 400 });
     }
     this.remember(conversationId);
+    // Closed as last told: confirmed from D1 (rare), so a lost unblock notification cannot keep it shut.
+    if (this.closed() && (await this.readClosed())) return conversationGone();
     const sinceParam = new URL(request.url).searchParams.get("since");
     const { 0: client, 1: server } = new WebSocketPair();
     const refusal = this.refusalFor(userId);
@@ -159,6 +220,14 @@ export class ConversationRoom extends DurableObject<Env> {
         finishClose(server, 1011, "could not read the conversation; reconnect with since");
       }),
     );
+    // After the join (its replay holds live events back; reading is what a suspended user may still do):
+    // the registry learns of the room, and a socket that raced a suspension closes here.
+    if (firstDevice && (await this.reportPresence(userId, 1)).suspended) {
+      closeForGood(server, CLOSE_SUSPENDED);
+      return upgradeResponse(client, request);
+    }
+    // A block may have landed meanwhile: the socket is already closed then, and announces nothing.
+    if (this.closed()) return upgradeResponse(client, request);
     const partner = this.partnerOf(userId);
     sendEvent(server, { type: "presence", user_id: partner, online: this.socketsOf(partner).length > 0 });
     if (firstDevice) this.broadcast({ type: "presence", user_id: userId, online: true }, { except: server });
@@ -365,6 +434,7 @@ export class ConversationRoom extends DurableObject<Env> {
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
     if (!liveSockets([ws]).length) return; // its token expired: closed, nothing applied
+    if (this.closed()) return closeForGood(ws, CLOSE_CONVERSATION_GONE);
     if (!this.limiter.allow(metaOf(ws).socketId)) {
       sendEvent(ws, { type: "error", code: "rate_limited", message: "Too many frames; slow down" });
       return;
@@ -458,25 +528,28 @@ export class ConversationRoom extends DurableObject<Env> {
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     finishClose(ws, code, reason);
     this.limiter.forget(metaOf(ws).socketId);
-    this.leave(ws);
+    await this.leave(ws);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     logError("room.socket_error", error, { conversationId: this.conversationId });
     finishClose(ws, 1011, "socket error");
     this.limiter.forget(metaOf(ws).socketId);
-    this.leave(ws);
+    await this.leave(ws);
   }
 
   /**
    * A closed socket ends its user's typing if it was the device typing (or their last device);
-   * when it was their last socket, the partner also sees them go offline.
+   * when it was their last socket, the partner also sees them go offline, and the user's inbox
+   * (the presence registry) forgets this room.
    */
-  private leave(ws: WebSocket): void {
+  private async leave(ws: WebSocket): Promise<void> {
     const { userId, socketId } = metaOf(ws);
     const lastDevice = this.socketsOf(userId, ws).length === 0;
     const typingHere = this.sql.exec("SELECT 1 FROM typing WHERE user_id = ? AND socket_id = ?", userId, socketId).toArray().length > 0;
     if (lastDevice || typingHere) this.stopTyping(userId);
-    if (lastDevice) this.broadcast({ type: "presence", user_id: userId, online: false }, { except: ws });
+    if (!lastDevice) return;
+    this.broadcast({ type: "presence", user_id: userId, online: false }, { except: ws });
+    await this.reportPresence(userId, 0);
   }
 }

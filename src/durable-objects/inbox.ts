@@ -1,12 +1,17 @@
 import { DurableObject } from "cloudflare:workers";
 import { dbOf } from "../db/client";
 import { inboxSyncQuery, unreadCount } from "../db/messages";
+import { isSuspended } from "../db/safety";
 import type { MessageRow } from "../db/schema";
+import { participantsOf } from "../lib/ids";
 import { logError } from "../lib/log";
 import type { RoomEvent } from "../schemas/events";
+import { roomOf } from "../services/realtime";
 import { applyReceipts } from "../services/receipts";
 import { toEventView } from "../services/views";
 import {
+  CLOSE_SUSPENDED,
+  closeForGood,
   expiresAtOf,
   FrameLimiter,
   finishClose,
@@ -28,15 +33,60 @@ export const SYNC_CONVERSATIONS = 50;
  * One object per user: the inbox sockets (`/ws` without a partner) of all their devices. It gets
  * every new message of every conversation of its user and tells them their unread count.
  * With no socket open it does nothing at all (no D1 read), so idle inboxes cost nothing.
+ *
+ * It also keeps, in its storage, what the safety rules need per user: which conversation rooms hold
+ * a socket of theirs (rooms report a user's first socket joining and last leaving), so a suspension
+ * closes exactly those without scanning the user's conversations; whether the user is suspended
+ * (a room asks when a first socket joins, closing the race with a suspension); and which partners
+ * the user no longer sees (blocked, unmatched), whose events it drops.
  */
 export class Inbox extends DurableObject<Env> {
   private readonly limiter = new FrameLimiter();
   /** Counts are read from D1 concurrently; only the newest read may reach the sockets. */
   private countGeneration = 0;
+  private readonly sql: SqlStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      -- Rooms with a socket of this user: seq orders a room's reports (they may arrive out of order).
+      CREATE TABLE IF NOT EXISTS rooms (conversation_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, sockets INTEGER NOT NULL);
+      -- Partners this user no longer sees (blocked by them, or unmatched).
+      CREATE TABLE IF NOT EXISTS hidden (partner_id TEXT PRIMARY KEY, reason TEXT NOT NULL);
+    `);
+  }
+
+  private getMeta(key: string): string | undefined {
+    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+  }
+
+  /** Suspended now, as last told: a suspension without an end, or one whose end is ahead. */
+  private suspended(now = Date.now()): boolean {
+    const until = this.getMeta("suspended_until");
+    return until !== undefined && (until === "forever" || Number(until) > now);
+  }
+
+  /**
+   * Suspended now, confirmed from D1 when the stored state says so (rare), so a lost unsuspension
+   * notification (or a suspension lifted early in D1) cannot keep the user's sockets shut.
+   */
+  private async stillSuspended(userId: string): Promise<boolean> {
+    if (!this.suspended()) return false;
+    if (await isSuspended(dbOf(this.env.DB), userId, new Date().toISOString())) return true;
+    this.sql.exec("DELETE FROM meta WHERE key = 'suspended_until'");
+    return false;
+  }
+
+  private hides(partnerId: string): boolean {
+    return this.sql.exec("SELECT 1 FROM hidden WHERE partner_id = ?", partnerId).toArray().length > 0;
+  }
+
+  /** Events about a conversation with a partner this user no longer sees are dropped. */
+  private visible(m: MessageRow, owner: string): boolean {
+    return !this.hides(m.senderId === owner ? m.receiverId : m.senderId);
   }
 
   private sockets(): WebSocket[] {
@@ -53,6 +103,12 @@ export class Inbox extends DurableObject<Env> {
       return new Response("internal upgrade only", { status: 400 });
     }
     const { 0: client, 1: server } = new WebSocketPair();
+    if (await this.stillSuspended(userId)) {
+      // As with the room's refusals: a close code a browser can read, and the socket never joins.
+      server.accept();
+      closeForGood(server, CLOSE_SUSPENDED);
+      return upgradeResponse(client, request);
+    }
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment({
       socketId: crypto.randomUUID(),
@@ -99,6 +155,7 @@ export class Inbox extends DurableObject<Env> {
     const sockets = this.sockets();
     if (sockets.length === 0) return false;
     const owner = metaOf(sockets[0] as WebSocket).userId;
+    if (!this.visible(m, owner)) return true; // no push either: the user shut this partner out
     for (const ws of sockets) sendEvent(ws, toEventView("message.new", m, owner));
     if (m.receiverId === owner) await this.refreshUnread();
     return true;
@@ -109,8 +166,78 @@ export class Inbox extends DurableObject<Env> {
     const sockets = this.sockets();
     if (sockets.length === 0) return;
     const owner = metaOf(sockets[0] as WebSocket).userId;
-    for (const e of events) for (const ws of sockets) sendEvent(ws, toEventView(e.type, e.message, owner));
+    for (const e of events.filter((e) => this.visible(e.message, owner))) {
+      for (const ws of sockets) sendEvent(ws, toEventView(e.type, e.message, owner));
+    }
     if (recount) await this.refreshUnread();
+  }
+
+  /**
+   * RPC after a block, an unblock or an unmatch committed: the conversation leaves (or comes back to)
+   * this user's list on every device, live, and the unread count follows.
+   */
+  async partnerChanged(partnerId: string, change: "removed" | "restored", reason: "blocked" | "unmatched" | null): Promise<void> {
+    if (change === "removed") {
+      this.sql.exec(
+        "INSERT INTO hidden (partner_id, reason) VALUES (?, ?) ON CONFLICT (partner_id) DO UPDATE SET reason = excluded.reason WHERE hidden.reason <> 'unmatched'",
+        partnerId,
+        reason ?? "blocked",
+      );
+    } else {
+      // An unmatch is for good: an unblock never brings an unmatched conversation back.
+      this.sql.exec("DELETE FROM hidden WHERE partner_id = ? AND reason = 'blocked'", partnerId);
+      if (this.hides(partnerId)) return;
+    }
+    const sockets = this.sockets();
+    if (sockets.length === 0) return;
+    const event =
+      change === "removed"
+        ? ({ type: "conversation.removed", partner_id: partnerId, reason: reason ?? "blocked" } as const)
+        : ({ type: "conversation.restored", partner_id: partnerId } as const);
+    for (const ws of sockets) sendEvent(ws, event);
+    await this.refreshUnread();
+  }
+
+  /**
+   * RPC from a room: this user's sockets there went from none to some (`sockets` > 0) or back to none.
+   * `seq` is the room's own counter, so a late report never undoes a newer one. Answers whether the
+   * user is suspended, so a socket that raced a suspension is closed by its room at once.
+   */
+  async roomPresence(conversationId: string, userId: string, seq: number, sockets: number): Promise<{ suspended: boolean }> {
+    this.sql.exec(
+      "INSERT INTO rooms (conversation_id, seq, sockets) VALUES (?, ?, ?) ON CONFLICT (conversation_id) DO UPDATE SET seq = excluded.seq, sockets = excluded.sockets WHERE excluded.seq > rooms.seq",
+      conversationId,
+      seq,
+      sockets,
+    );
+    this.sql.exec("DELETE FROM rooms WHERE sockets = 0");
+    return { suspended: sockets > 0 && (await this.stillSuspended(userId)) };
+  }
+
+  /**
+   * RPC after a suspension (untilMs: when it ends, Infinity for "until lifted") or its end (null)
+   * committed. A suspension closes every socket of the user at once: this inbox's, and theirs in
+   * every room of the registry (a room without one does nothing).
+   */
+  async suspensionChanged(userId: string, untilMs: number | null): Promise<void> {
+    if (untilMs === null) {
+      this.sql.exec("DELETE FROM meta WHERE key = 'suspended_until'");
+      return;
+    }
+    this.sql.exec(
+      "INSERT INTO meta (key, value) VALUES ('suspended_until', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      Number.isFinite(untilMs) ? String(untilMs) : "forever",
+    );
+    for (const ws of this.sockets()) closeForGood(ws, CLOSE_SUSPENDED);
+    const rooms = this.sql.exec<{ conversation_id: string }>("SELECT conversation_id FROM rooms").toArray();
+    const closing = rooms
+      .filter(({ conversation_id }) => participantsOf(conversation_id).includes(userId))
+      .map(({ conversation_id }) =>
+        roomOf(this.env, conversation_id)
+          .closeUser(conversation_id, userId)
+          .catch((err: unknown) => logError("inbox.suspend_close_failed", err, { conversationId: conversation_id })),
+      );
+    await Promise.all(closing);
   }
 
   /** RPC: something may have changed this user's unread count (a read, a delete, a moderation). */

@@ -12,6 +12,10 @@ export const TRUSTED = {
 export const CLOSE_TOKEN_EXPIRED = 4001;
 /** Close code for a socket refused at once: too many open, or too many joins lately (the reason says which). */
 export const CLOSE_TOO_MANY = 4029;
+/** Close code for a socket whose account is suspended (new ones are closed at once with it too): reading over HTTP still works. */
+export const CLOSE_SUSPENDED = 4403;
+/** Close code for a conversation socket once the conversation is blocked or unmatched: do not reconnect. */
+export const CLOSE_CONVERSATION_GONE = 4404;
 
 export const MAX_FRAME_BYTES = 4096;
 export const PING_FRAME = '{"type":"ping"}';
@@ -119,6 +123,29 @@ export class FrameLimiter {
   forget(socketId: string): void {
     this.buckets.delete(socketId);
   }
+}
+
+const FINAL = {
+  [CLOSE_SUSPENDED]: { code: "forbidden", reason: "account suspended" },
+  [CLOSE_CONVERSATION_GONE]: { code: "not_found", reason: "conversation unavailable" },
+} as const;
+
+/** The event a socket gets right before it is closed for good (also what `closeForGood` sends): see below. */
+export const finalEvent = (closeCode: keyof typeof FINAL): ServerEvent => ({
+  type: "error",
+  code: FINAL[closeCode].code,
+  message: FINAL[closeCode].reason,
+  close_code: closeCode,
+});
+
+/**
+ * Closes a socket for good (suspended, conversation blocked or unmatched), first telling it so in an
+ * `error` event that names the close code: some proxies (wrangler dev's, for one) deliver a custom
+ * close code late or as 1006, and a client must not mistake this close for a network drop and retry.
+ */
+export function closeForGood(ws: WebSocket, closeCode: keyof typeof FINAL): void {
+  sendEvent(ws, finalEvent(closeCode));
+  finishClose(ws, closeCode, FINAL[closeCode].reason);
 }
 
 /** The hibernation API leaves the close handshake to us; 1005/1006 cannot be sent on the wire. */

@@ -5,6 +5,7 @@ import { adminWithPermissions } from "../db/admins";
 import type { Permission } from "../db/schema";
 import type { AppEnv } from "../env";
 import { AppError, errorCodeOf } from "../errors";
+import { contentDigest } from "../lib/content-digest";
 import { type AuditEvent, type AuditScope, recordAudit, recordThrottled } from "../services/audit";
 import { sealSoon } from "../services/audit-chain";
 import { limitBody } from "./body";
@@ -95,7 +96,7 @@ async function guarded(c: Context<AppEnv>, next: () => Promise<void>): Promise<v
   c.set("audit", scope);
   await next();
   if (scope.written) return;
-  const outcome = outcomeOf(c, scope);
+  const outcome = await outcomeOf(c, scope);
   if (outcome.statusCode === 429) await recordThrottled(db, scope, outcome, windowStartOf(Date.now()));
   else await recordAudit(db, scope, outcome);
 }
@@ -113,17 +114,30 @@ export const requirePermission = (permission: Permission, action: string, target
     await limitBody(c, next);
   });
 
-/** The query as an audit row stores it: at most 32 parameters, each name and value cut to MAX_STORED. */
-function storedQuery(url: string): Record<string, string> | null {
-  const entries = [...new URL(url).searchParams].slice(0, 32).map(([k, v]) => [clip(k), clip(v)] as const);
+/**
+ * Query parameters that carry words of messages (the full-text search): the row keeps their digest,
+ * like it does for content, so erasing a message's text leaves no copy in the log of who searched it.
+ */
+const TEXT_PARAMS = new Set(["q"]);
+
+/**
+ * The query as an audit row stores it: at most 32 parameters, each name and value cut to MAX_STORED,
+ * search words as `{content_sha256, content_length}`.
+ */
+async function storedQuery(url: string): Promise<Record<string, unknown> | null> {
+  const entries = await Promise.all(
+    [...new URL(url).searchParams]
+      .slice(0, 32)
+      .map(async ([k, v]) => [clip(k), TEXT_PARAMS.has(k) ? await contentDigest(v) : clip(v)] as const),
+  );
   return entries.length ? Object.fromEntries(entries) : null;
 }
 
 /** How a call that wrote no row of its own ended, as its audit row tells it. */
-function outcomeOf(c: Context<AppEnv>, scope: AuditScope): AuditEvent {
+async function outcomeOf(c: Context<AppEnv>, scope: AuditScope): Promise<AuditEvent> {
   const status = c.res.status;
   const error = errorCodeOf(status, c.error);
-  const query = storedQuery(c.req.url);
+  const query = await storedQuery(c.req.url);
   return {
     ...scope.target,
     outcome: status === 403 || status === 429 ? "denied" : status < 400 ? "success" : "failed",

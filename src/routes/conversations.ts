@@ -12,7 +12,8 @@ const list = createRoute({
   summary: "The caller's conversations, most recent activity first",
   description:
     "Each has the partner, the last message (as the caller may see it), the caller's unread count from that partner " +
-    "and the time of the last message. Keyset paging with `before` = `next_cursor`, plus `skip`.",
+    "and the time of the last message. Keyset paging with `before` = `next_cursor`, plus `skip`. Conversations with a " +
+    "partner the caller blocks are left out until they unblock; unmatched ones are gone for both.",
   request: { query: PageQuery },
   responses: { 200: jsonOf(ConversationPage, "A page of conversations"), ...errors("validation_failed") },
 });

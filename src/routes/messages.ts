@@ -34,12 +34,18 @@ const send = createRoute({
     "rate-limited, and when retries race). The same `client_message_id` with another `receiver_id` or `content` " +
     "(compared after trimming) is not a retry: 409 `conflict`, nothing written or charged, with " +
     "`details.conflicting_fields` and the original's `message_id`. Other fields are not compared (a retry may carry " +
-    "fresh metadata). `content` is trimmed and must then be 1-4000 characters (Unicode code points).",
+    "fresh metadata). `content` is trimmed and must then be 1-4000 characters (Unicode code points). " +
+    "Safety, checked inside the same atomic write (never charged): a suspended sender gets 403 with " +
+    '`details.reason = "suspended"`; an unmatched pair, or a receiver who blocks the sender, 404 (as any user the sender ' +
+    'may not reach); a sender who blocks the receiver 409 with `details.reason = "blocking"`; with FIRST_CONTACT_LIMIT set, ' +
+    'until the receiver has replied, 403 with `details.reason = "first_contact"` and `details.rule` `limit` (past the ' +
+    "limit) or `content` (not plain text: attachments, another type, a link or contact details). A retry of a stored " +
+    "message still answers it (200).",
   request: { body: jsonBody(SendMessageBody) },
   responses: {
     201: jsonOf(Message, "Sent"),
     200: jsonOf(Message, "A retry of an earlier send with the same client_message_id: the original message"),
-    ...errors(...BODY_ERRORS, "insufficient_credits", "conflict", "rate_limited"),
+    ...errors(...BODY_ERRORS, "insufficient_credits", "forbidden", "not_found", "conflict", "rate_limited"),
   },
 });
 
@@ -49,9 +55,11 @@ const history = createRoute({
   tags,
   security: bearer,
   summary: "Conversation history with a partner, newest first",
-  description: "Keyset paging: pass `next_cursor` as `before`. `skip` skips that many messages after the cursor (offset paging).",
+  description:
+    "Keyset paging: pass `next_cursor` as `before`. `skip` skips that many messages after the cursor (offset paging). " +
+    "404 while the caller blocks the partner (until they unblock), and for both once either unmatched.",
   request: { params: PartnerIdParam, query: PageQuery },
-  responses: { 200: jsonOf(MessagePage, "A page of messages"), ...errors("validation_failed") },
+  responses: { 200: jsonOf(MessagePage, "A page of messages"), ...errors("validation_failed", "not_found") },
 });
 
 const markDelivered = createRoute({
@@ -83,6 +91,7 @@ const unread = createRoute({
   tags,
   security: bearer,
   summary: "Unread messages, overall or from one sender",
+  description: "Messages from partners the caller blocks, or unmatched, are not counted.",
   request: { query: UnreadQuery },
   responses: { 200: jsonOf(UnreadCount, "The count"), ...errors("validation_failed") },
 });

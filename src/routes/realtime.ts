@@ -1,10 +1,11 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { TRUSTED } from "../durable-objects/sockets";
+import { CLOSE_SUSPENDED, closeForGood, TRUSTED } from "../durable-objects/sockets";
 import { AppError } from "../errors";
 import { conversationIdOf } from "../lib/ids";
 import { WS_PROTOCOL } from "../middleware/auth";
 import { UserId } from "../schemas/common";
 import { inboxOf, roomOf } from "../services/realtime";
+import { upgradeRefusal } from "../services/safety";
 import { bearer, createRouter, errors } from "./openapi";
 
 const WsQuery = z.object({
@@ -50,7 +51,16 @@ const ws = createRoute({
     "Limits: at most 5 sockets per user per conversation, and 10 joins per user per conversation in a sliding minute;",
     "past either the upgrade succeeds and the socket is closed at once with code 4029 (the reason names the limit).",
     "Close codes: 1000 normal, 1011 the server could not read the conversation (reconnect with `since`),",
-    "4001 token expired, 4029 too many sockets or joins (back off).",
+    "4001 token expired, 4029 too many sockets or joins (back off), 4403 the account is suspended (every socket of the",
+    "user closes at once, and new ones are closed with it right after the upgrade: reading over HTTP still works),",
+    "4404 the conversation was blocked or unmatched (do not reconnect). Right before a 4403 or 4404 close the socket",
+    "gets `error {code: forbidden|not_found, message, close_code}`, so a client behind a proxy that delivers the close",
+    "code late (or as 1006) still knows not to reconnect.",
+    "",
+    "Safety: a conversation that either participant blocks, or that was unmatched, refuses the upgrade with 404 (as",
+    "for a conversation that is not the caller's); open sockets on it close with 4404. Inbox sockets get",
+    "`conversation.removed {partner_id, reason: blocked|unmatched}` when a conversation leaves the user's list (a block",
+    "only on the blocker's devices, an unmatch on both users') and `conversation.restored {partner_id}` after an unblock.",
     "",
     "Resume: `&since=<seq>` replays every message with a higher seq (current status), then the current state of",
     "older messages whose receipts, deletion or moderation changed after message `since` was created (read from",
@@ -62,9 +72,17 @@ const ws = createRoute({
   request: { query: WsQuery },
   responses: {
     101: { description: "Switching protocols: the socket is open" },
-    ...errors("validation_failed", "upgrade_required"),
+    ...errors("validation_failed", "upgrade_required", "not_found"),
   },
 });
+
+/** An accepted socket closed at once: browsers can read a close code (and an event), not the status of a refused upgrade. */
+function suspendedSocket(protocol: string | null): Response {
+  const { 0: client, 1: server } = new WebSocketPair();
+  server.accept();
+  closeForGood(server, CLOSE_SUSPENDED);
+  return new Response(null, { status: 101, webSocket: client, headers: protocol ? { "Sec-WebSocket-Protocol": protocol } : {} });
+}
 
 export const realtimeRoutes = createRouter().openapi(ws, async (c) => {
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
@@ -89,6 +107,11 @@ export const realtimeRoutes = createRouter().openapi(ws, async (c) => {
   if (offered.includes(WS_PROTOCOL)) headers.set(TRUSTED.protocol, WS_PROTOCOL);
   const url = new URL("https://do.internal/connect");
   if (since !== undefined) url.searchParams.set("since", since);
+
+  // Read before the upgrade (the room and the inbox keep their own state too, for upgrades that race a change).
+  const refusal = await upgradeRefusal(c.var.db, userId, partnerId);
+  if (refusal === "not_found") throw new AppError("not_found", "Conversation not found");
+  if (refusal === "suspended") return suspendedSocket(headers.get(TRUSTED.protocol));
 
   if (partnerId) {
     const conversationId = conversationIdOf(userId, partnerId);

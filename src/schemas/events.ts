@@ -34,7 +34,12 @@ export type ServerEvent =
   | { type: "sync"; last_seq: number }
   | { type: "sync"; conversations: InboxConversation[]; unread_count: number; has_more: boolean }
   | { type: "resync"; reason: string; last_seq: number }
-  | { type: "error"; code: string; message: string }
+  /** `close_code` when the socket is about to be closed for good with it (4403, 4404): do not reconnect. */
+  | { type: "error"; code: string; message: string; close_code?: number }
+  /** Inbox: a conversation left the user's list (they blocked the partner, or either unmatched). */
+  | { type: "conversation.removed"; partner_id: string; reason: "blocked" | "unmatched" }
+  /** Inbox: a conversation is back on the user's list (they unblocked the partner). */
+  | { type: "conversation.restored"; partner_id: string }
   | { type: "pong" };
 
 /** What the Worker tells a conversation room after a D1 commit; the room renders it per viewer. */

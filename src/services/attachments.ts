@@ -14,6 +14,7 @@ import {
   markDeletingUnsent,
   markUploaded,
   staleUploadsQuery,
+  unsentUploadsOfQuery,
   uploadsOf,
 } from "../db/attachments";
 import type { Db } from "../db/client";
@@ -27,6 +28,8 @@ import { isSniffable, mediaSniffer } from "../lib/media-sniff";
 import { nowIso } from "../lib/time";
 import { inspectingStream } from "../lib/upload-stream";
 import type { AttachmentRef, CreateAttachmentBody } from "../schemas/attachments";
+import { LATEST } from "../schemas/common";
+import { assertConversationVisible } from "./safety";
 
 export type Deps = { db: Db; env: Env };
 
@@ -297,9 +300,24 @@ async function openBytes(env: Env, attachment: AttachmentRow, rangeHeader: strin
 }
 
 /** GET /api/v2/attachments/{id}: 404 for anyone who may not see it now (no existence oracle). */
-export async function openDownload({ db, env }: Deps, viewerId: string, id: string, rangeHeader?: string): Promise<Download> {
+/**
+ * The row, if the viewer may fetch it now: `canView`, and the conversation is one the viewer still
+ * sees (not one they block, not unmatched), as its history is.
+ */
+async function viewable(db: Db, viewerId: string, id: string): Promise<AttachmentAccessRow> {
   const row = await findWithMessage(db, id);
   if (!row || !canView(row, viewerId)) throw notFound("Attachment not found");
+  if (row.message) {
+    const partner = row.message.senderId === viewerId ? row.message.receiverId : row.message.senderId;
+    await assertConversationVisible(db, viewerId, partner).catch(() => {
+      throw notFound("Attachment not found");
+    });
+  }
+  return row;
+}
+
+export async function openDownload({ db, env }: Deps, viewerId: string, id: string, rangeHeader?: string): Promise<Download> {
+  const row = await viewable(db, viewerId, id);
   return openBytes(env, row.attachment, rangeHeader);
 }
 
@@ -312,8 +330,7 @@ export async function openAdminDownload({ db, env }: Deps, id: string, rangeHead
 
 /** A short-lived download URL for an `<img>`/`<video>` (which cannot send Authorization). */
 export async function issueTicket({ db, env }: Deps, viewerId: string, id: string): Promise<{ path: string; expiresAt: string }> {
-  const row = await findWithMessage(db, id);
-  if (!row || !canView(row, viewerId)) throw notFound("Attachment not found");
+  await viewable(db, viewerId, id);
   const expiresAt = new Date(Date.now() + attachmentLimitsOf(env).ticketTtlSeconds * 1000);
   const ticket = await signTicket(env.ATTACHMENT_TICKET_KEY, id, viewerId, expiresAt);
   return { path: `${downloadPath(id)}?ticket=${encodeURIComponent(ticket)}`, expiresAt: expiresAt.toISOString() };
@@ -370,6 +387,21 @@ const PURGE_BATCH = 50;
 const PURGE_MAX_BATCHES = 40;
 
 /** The scheduled job: uploads never sent within 24 hours, and deletions left unfinished. */
+/**
+ * An erasure's last step: the user's uploads never sent (at most 100; the scheduled purge removes
+ * any left after 24 hours anyway). Guarded like the purge: an upload sent meanwhile stays.
+ */
+export async function deleteUnsentUploadsOf(db: Db, env: Env, uploaderId: string): Promise<number> {
+  const ids = (await unsentUploadsOfQuery(db, uploaderId, 100)).map((r) => r.id);
+  const marked = await markDeletingUnsent(db, ids, LATEST);
+  await finishDeleting(
+    db,
+    env,
+    marked.map((r) => r.id),
+  );
+  return marked.length;
+}
+
 export async function purgeUnsentAttachments(db: Db, env: Env, now: Date): Promise<{ removed: number }> {
   const cutoff = new Date(now.getTime() - UNSENT_TTL_MS).toISOString();
   let removed = 0;

@@ -1,4 +1,4 @@
-import type { SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import {
   type AuditFilter,
@@ -87,6 +87,8 @@ export type AuditedChange<T> = {
   from?: SQL;
   /** The last statement holds a guard: write the audit row (after it) only if it changed a row. */
   onlyIfChanged?: boolean;
+  /** A JSON object SQL computes (like `computed`) and merges into the row's details (a refund the change makes, say). */
+  detailsPatch?: SQL;
 };
 
 /**
@@ -97,7 +99,10 @@ export type AuditedChange<T> = {
  */
 export async function commitWithAudit<T>(db: Db, scope: AuditScope, change: AuditedChange<T>): Promise<T> {
   const row = auditRow(scope, change.event);
-  const { statements, computed, from } = change;
+  const { statements, from } = change;
+  const computed = change.detailsPatch
+    ? { ...change.computed, details: sql`json_patch(${row.details ?? "{}"}, ${change.detailsPatch})` }
+    : change.computed;
   if (change.onlyIfChanged) {
     const results = await db.batch([...(statements as [BatchItem<"sqlite">]), auditRowStatement(db, row, { computed, onlyIf: CHANGED })]);
     scope.written = (results.at(-1) as D1Result).meta.changes > 0;

@@ -1,6 +1,6 @@
 import { auditSnapshots } from "../db/audit";
 import type { Db } from "../db/client";
-import { balanceOf, grantStatements, ledgerPage } from "../db/credits";
+import { balanceOf, grantStatements, ledgerPage, refundAuditPatch, refundStatements } from "../db/credits";
 import type { LedgerRow } from "../db/schema";
 import { newId } from "../lib/ids";
 import { beforePkOf, pageByPk } from "../lib/paging";
@@ -57,4 +57,18 @@ export async function grantCredits(db: Db, scope: AuditScope, grant: GrantBody) 
       return { user_id: grant.user_id, balance: row?.balance ?? 0, transaction_id: transactionId };
     },
   });
+}
+
+/**
+ * The refund of a message moderated to `blocked`, as statements for the moderation's own batch (after
+ * the moderation) and the patch its audit row records: exactly once per message, and never for a
+ * free one (services/moderation.ts composes them).
+ */
+export function refundForBlocked(db: Db, r: { messageId: string; status: string; adminId: string; now: string }) {
+  const transactionId = newId("txn");
+  return {
+    statements:
+      r.status === "blocked" ? refundStatements(db, { messageId: r.messageId, transactionId, adminId: r.adminId, now: r.now }) : [],
+    auditPatch: refundAuditPatch(r.messageId, r.status, transactionId),
+  };
 }

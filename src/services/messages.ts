@@ -21,6 +21,7 @@ import { nowIso } from "../lib/time";
 import type { SendMessageBody } from "../schemas/messages";
 import { attachmentTaken, resolveAttachments } from "./attachments";
 import { publish, publishNewMessage } from "./realtime";
+import { assertConversationVisible, refusalError, sendGuardFor } from "./safety";
 
 export type Deps = { db: Db; env: Env };
 export type Page = { limit: number; skip: number; before?: string };
@@ -99,6 +100,12 @@ export async function sendMessage(
       updatedAt: now,
     },
     { cost, transactionId: newId("txn") },
+    sendGuardFor(
+      env,
+      senderId,
+      { receiverId: body.receiver_id, content: body.content, messageType: body.message_type, attachmentCount: body.attachments.length },
+      now,
+    ),
     attached.claim,
   );
   switch (outcome.kind) {
@@ -116,6 +123,8 @@ export async function sendMessage(
     }
     case "attachment_taken":
       throw attachmentTaken();
+    case "refused":
+      throw refusalError(outcome.reason, env);
   }
 }
 
@@ -131,6 +140,7 @@ export async function conversationPageBySeq(db: Db, conversationId: string, page
 
 export async function conversationHistory({ db }: Deps, userId: string, partnerId: string, page: Page) {
   if (partnerId === userId) throw notYourself("partner_id", "have a conversation with");
+  await assertConversationVisible(db, userId, partnerId);
   return conversationPageBySeq(db, conversationIdOf(userId, partnerId), page);
 }
 

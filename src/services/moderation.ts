@@ -10,6 +10,7 @@ import { nowIso } from "../lib/time";
 import type { ModerateBody } from "../schemas/admin";
 import { deleteAttachmentBytes } from "./attachments";
 import { type AuditScope, commitWithAudit } from "./audit";
+import { refundForBlocked } from "./credits";
 import { conversationPageBySeq, type Page } from "./messages";
 import { publish } from "./realtime";
 import { toAdminMessageView } from "./views";
@@ -17,15 +18,20 @@ import { toAdminMessageView } from "./views";
 /**
  * Sets a message's moderation state; the change and its audit row are one batch, and the row's
  * `before` is read by SQL inside it (two racing moderations each record the state the other left).
- * The conversation's sockets get `message.moderated` at once, so a receiver's screen drops blocked content.
+ * Moving a charged message to `blocked` refunds its sender in the same batch, once ever (the audit
+ * row's details name the refund). The conversation's sockets get `message.moderated` at once, so a
+ * receiver's screen drops blocked content.
  */
 export async function moderateMessage(db: Db, env: Env, scope: AuditScope, messageId: string, body: ModerateBody): Promise<MessageRow> {
   const found = await findById(db, messageId);
   if (!found) throw notFound("Message not found");
   const reason = body.reason ?? null;
+  const now = nowIso();
+  const refund = refundForBlocked(db, { messageId, status: body.moderation_status, adminId: scope.actor.adminId, now });
   const updated = await commitWithAudit(db, scope, {
-    statements: [moderateStatement(db, messageId, body.moderation_status, reason, nowIso())],
+    statements: [moderateStatement(db, messageId, body.moderation_status, reason, now), ...refund.statements],
     from: auditSnapshots.message(messageId),
+    detailsPatch: refund.auditPatch,
     computed: { before: auditSnapshots.moderation },
     event: {
       targetType: "message",

@@ -21,6 +21,7 @@ import { backoffSeconds, MAX_QUEUE_DELAY_SECONDS, retryAfterSeconds } from "../l
 import { nowIso } from "../lib/time";
 import { bytesOfBase64Url, importVapid, isP256Point, pushRequest, type Vapid } from "../lib/web-push";
 import type { DeliverJob, NotifyJob, PushPayload, SubscribeBody } from "../schemas/push";
+import { mayReach } from "./safety";
 
 export type PushDeps = { db: Db; env: Env };
 
@@ -119,12 +120,12 @@ export async function notifyOffline(env: Env, m: MessageRow): Promise<void> {
 }
 
 /**
- * May this sender still reach this receiver? Checked by the consumer right before it pushes, since a
- * block, an unmatch or a suspension may come after the send. The safety rules plug in here; until
- * they exist nothing stands between two users.
+ * May this sender still reach this receiver? Checked by the consumer right before it pushes (and again
+ * before each delivery), since a block (either way), an unmatch or the sender's suspension may come
+ * after the send: one query of primary-key lookups.
  */
-export async function maySenderReach(_deps: PushDeps, _pair: { senderId: string; receiverId: string }): Promise<boolean> {
-  return true;
+export async function maySenderReach(deps: PushDeps, pair: { senderId: string; receiverId: string }): Promise<boolean> {
+  return mayReach(deps.db, pair.senderId, pair.receiverId);
 }
 
 export type SkipReason =

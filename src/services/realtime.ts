@@ -58,3 +58,30 @@ export async function publishNewMessage(env: Env, m: MessageRow): Promise<void> 
   if (room?.connected.includes(m.receiverId) || receiverInbox) return;
   await settle([notifyOffline(env, m)], "push.enqueue");
 }
+
+/** A conversation leaving or coming back to one user's list (block, unblock, unmatch). */
+export type ListChange = { userId: string; partnerId: string; change: "removed" | "restored"; reason?: "blocked" | "unmatched" };
+
+/**
+ * After a block, an unblock or an unmatch commits: the room re-reads how the pair stands (closing
+ * both users' sockets and refusing new ones while either blocks the other or they unmatched), and
+ * each named inbox drops (or gets back) the conversation and recounts its unread messages.
+ */
+export async function pairChanged(env: Env, conversationId: string, lists: ListChange[]): Promise<void> {
+  await settle(
+    [
+      roomOf(env, conversationId).safetyChanged(conversationId),
+      ...lists.map((l) => inboxOf(env, l.userId).partnerChanged(l.partnerId, l.change, l.reason ?? null)),
+    ],
+    "safety.pair_changed",
+  );
+}
+
+/**
+ * After a suspension (or its end) commits: the user's inbox remembers it, closes its own sockets and
+ * those of every room the user has a socket in (its presence registry), and refuses new ones.
+ * `untilMs` null lifts it; Infinity is "until lifted".
+ */
+export async function suspensionChanged(env: Env, userId: string, untilMs: number | null): Promise<void> {
+  await settle([inboxOf(env, userId).suspensionChanged(userId, untilMs)], "safety.suspension_changed");
+}

@@ -27,7 +27,7 @@ describe("the admin console", () => {
 
     const mod = await openWindow("moderator");
     await signIn(mod.page, await admin("moderator"), "/admin");
-    expect(await headings(mod.page)).toEqual(["Search"]);
+    expect(await headings(mod.page)).toEqual(["Search", "Reports"]);
     await mod.page.getByLabel("Search text").fill(word);
     await mod.page.getByRole("button", { name: "Search", exact: true }).click();
     const row = mod.page.getByRole("row").filter({ hasText: word });
@@ -70,7 +70,7 @@ describe("the admin console", () => {
     await apiAs(mia, "POST", "/api/v2/messages/send", { receiver_id: noah, content: "hello from mia" });
     const s = await openWindow("support");
     await signIn(s.page, await admin("support"), "/admin");
-    expect(await headings(s.page)).toEqual(["Search"]);
+    expect(await headings(s.page)).toEqual(["Search", "Reports"]);
     await s.page.getByLabel("Sender").fill(mia);
     await s.page.getByRole("button", { name: "Search", exact: true }).click();
     await s.page.getByRole("row").filter({ hasText: "hello from mia" }).waitFor();
@@ -82,7 +82,7 @@ describe("the admin console", () => {
     const root = await admin("super_admin");
     const p = await openWindow("super admin");
     await signIn(p.page, root, "/admin");
-    expect(await headings(p.page)).toEqual(["Search", "Overview", "Audit log", "Admins"]);
+    expect(await headings(p.page)).toEqual(["Search", "Reports", "Overview", "Audit log", "Admins"]);
     await p.page.getByRole("button", { name: "Verify chain" }).click();
     await p.page.getByText(/Chain intact: \d+ rows checked/).waitFor();
 

@@ -12,18 +12,24 @@ import type { adminAuditRoutes } from "../../src/routes/admin/audit";
 import type { adminCreditRoutes } from "../../src/routes/admin/credits";
 import type { adminMeRoutes } from "../../src/routes/admin/me";
 import type { adminMessageRoutes } from "../../src/routes/admin/messages";
+import type { adminReportRoutes } from "../../src/routes/admin/reports";
+import type { adminUserRoutes } from "../../src/routes/admin/users";
 import type { attachmentRoutes } from "../../src/routes/attachments";
+import type { blockRoutes } from "../../src/routes/blocks";
 import type { conversationRoutes } from "../../src/routes/conversations";
 import type { creditRoutes } from "../../src/routes/credits";
 import type { devRoutes } from "../../src/routes/dev";
 import type { messageRoutes } from "../../src/routes/messages";
 import type { pushRoutes } from "../../src/routes/push";
 import type { realtimeRoutes } from "../../src/routes/realtime";
+import type { reportRoutes } from "../../src/routes/reports";
+import type { unmatchRoutes } from "../../src/routes/unmatch";
 import type { AdminMessage } from "../../src/schemas/admin";
 import type * as attachments from "../../src/schemas/attachments";
 import type { Message } from "../../src/schemas/messages";
+import type { AdminReport } from "../../src/schemas/reports";
 
-export type { AdminMessage, Message };
+export type { AdminMessage, AdminReport, Message };
 export type StoredAttachment = z.infer<typeof attachments.StoredAttachment>;
 export type UploadedAttachment = z.infer<typeof attachments.UploadedAttachment>;
 
@@ -78,6 +84,9 @@ export const api = {
   credits: hc<typeof creditRoutes>(`${origin()}/api/v2/credits`, options),
   attachments: hc<typeof attachmentRoutes>(`${origin()}/api/v2/attachments`, options),
   push: hc<typeof pushRoutes>(`${origin()}/api/v2/push`, options),
+  blocks: hc<typeof blockRoutes>(`${origin()}/api/v2/blocks`, options),
+  unmatch: hc<typeof unmatchRoutes>(`${origin()}/api/v2/conversations`, options),
+  reports: hc<typeof reportRoutes>(`${origin()}/api/v2/reports`, options),
   admin: {
     me: hc<typeof adminMeRoutes>(`${origin()}/api/admin`, options),
     messages: hc<typeof adminMessageRoutes>(`${origin()}/api/admin`, options),
@@ -85,6 +94,8 @@ export const api = {
     accounts: hc<typeof adminAccountRoutes>(`${origin()}/api/admin`, options),
     credits: hc<typeof adminCreditRoutes>(`${origin()}/api/admin`, options),
     attachments: hc<typeof adminAttachmentRoutes>(`${origin()}/api/admin`, options),
+    reports: hc<typeof adminReportRoutes>(`${origin()}/api/admin`, options),
+    users: hc<typeof adminUserRoutes>(`${origin()}/api/admin`, options),
   },
 };
 

@@ -15,7 +15,19 @@ export type SocketOptions = {
   onEvent: (event: { type: string } & Record<string, unknown>) => void;
   /** After each successful (re)connect. */
   onOpen?: () => void;
+  /** The server closed it for good (4403 account suspended, 4404 conversation blocked or unmatched): no reconnect. */
+  onEnded?: (code: number) => void;
+  /**
+   * Asked when an upgrade fails before the socket ever opened: true when the server is reachable
+   * (another socket of ours is open), so the server refused this one (a 404: the conversation is
+   * blocked or unmatched; browsers cannot read the status). The socket then ends (as 4404) instead of
+   * retrying forever.
+   */
+  refused?: () => boolean;
 };
+
+/** Close codes after which reconnecting cannot help. */
+const FINAL_CLOSE_CODES = new Set([4403, 4404]);
 
 /** The exact frame the server's auto-response answers without waking the room. */
 const PING_FRAME = '{"type":"ping"}';
@@ -70,7 +82,11 @@ export class ReconnectingSocket {
     }
     const ws = new WebSocket(this.opts.url(), [WS_PROTOCOL, `bearer.${token}`]);
     this.ws = ws;
-    ws.onopen = () => this.startHeartbeat();
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      this.startHeartbeat();
+    };
     ws.onmessage = (e) => {
       clearTimeout(this.deadTimer);
       // Up once the server has said something (conversations send presence, inboxes the unread
@@ -87,7 +103,14 @@ export class ReconnectingSocket {
         return;
       }
       if (event && typeof event === "object" && typeof (event as { type?: unknown }).type === "string") {
-        this.opts.onEvent(event as { type: string } & Record<string, unknown>);
+        const e = event as { type: string; close_code?: unknown } & Record<string, unknown>;
+        // The server says it is closing this socket for good (some proxies deliver the close code late, or as 1006).
+        if (e.type === "error" && typeof e.close_code === "number" && FINAL_CLOSE_CODES.has(e.close_code)) {
+          this.close();
+          this.opts.onEnded?.(e.close_code);
+          return;
+        }
+        this.opts.onEvent(e);
       }
     };
     ws.onclose = (e) => {
@@ -95,6 +118,12 @@ export class ReconnectingSocket {
       this.ws = null;
       this.clearHeartbeat();
       if (this.stopped) return;
+      const refused = !opened && this.opts.refused?.() ? 4404 : null;
+      if (FINAL_CLOSE_CODES.has(e.code) || refused) {
+        this.close();
+        this.opts.onEnded?.(refused ?? e.code);
+        return;
+      }
       // 4001: the token that opened the socket expired. Reconnect at once with a fresh one.
       if (e.code === 4001) {
         this.renewToken = true;

@@ -3,12 +3,14 @@ import { SignIn } from "../ui/SignIn";
 import { Admins } from "./Admins";
 import { AuditLog } from "./AuditLog";
 import { Overview } from "./Overview";
+import { Reports } from "./Reports";
 import { Search } from "./Search";
 import { auth, can, me, meError } from "./state";
 
 /** The sections a role may use, in the order moderators and analysts look for them; no others are rendered. */
 const SECTIONS = [
   { id: "search", title: "Search", allowed: () => can("moderation.view"), Section: Search },
+  { id: "reports", title: "Reports", allowed: () => can("moderation.view"), Section: Reports },
   { id: "overview", title: "Overview", allowed: () => can("analytics.view"), Section: Overview },
   { id: "audit", title: "Audit log", allowed: () => can("super_admin"), Section: AuditLog },
   { id: "admins", title: "Admins", allowed: () => can("super_admin"), Section: Admins },

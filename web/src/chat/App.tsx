@@ -1,12 +1,14 @@
 import { useSignal } from "@preact/signals";
 import { session } from "../session";
 import { active, auth, balance, inboxState, openConversation, signOut } from "../state/chat";
+import { blockedView } from "../state/safety";
 import { Avatar } from "../ui/Avatar";
 import { credits } from "../ui/format";
 import { SignIn } from "../ui/SignIn";
 import { Conversation } from "./Conversation";
 import { ConversationList } from "./ConversationList";
 import { NotificationsToggle } from "./NotificationsToggle";
+import { BlockedConversation, SafetyMenu, SafetyNotice } from "./SafetyMenu";
 
 const USER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -67,8 +69,9 @@ function ConnectionStatus() {
 function ChatShell() {
   const me = session.value?.userId ?? "";
   const store = active.value;
+  const blockedPartner = blockedView.value;
   return (
-    <div class={`chat${store ? " has-active" : ""}`}>
+    <div class={`chat${store || blockedPartner ? " has-active" : ""}`}>
       <aside class="sidebar">
         <header class="topbar">
           <div class="brand">
@@ -93,13 +96,16 @@ function ChatShell() {
         <NotificationsToggle />
         <StartConversation />
         <ConnectionStatus />
+        <SafetyNotice />
         <nav class="list-wrap" aria-label="Your conversations">
           <ConversationList />
         </nav>
       </aside>
       <main class="pane">
         {store ? (
-          <Conversation key={store.partner} store={store} />
+          <Conversation key={store.partner} store={store} header={<SafetyMenu partner={store.partner} />} />
+        ) : blockedPartner ? (
+          <BlockedConversation partner={blockedPartner} />
         ) : (
           <div class="empty pane-empty">
             <p class="empty-title">Pick a conversation</p>

@@ -9,6 +9,7 @@ import { conversationUrl } from "../push/notification";
 import { createSession, session } from "../session";
 import { ReconnectingSocket } from "../socket";
 import { ConversationStore } from "./conversation";
+import { loadBlocks, onSafetyEvent, resetSafety, showsBlocked } from "./safety";
 
 type Summary = Awaited<ReturnType<typeof listConversations>>["conversations"][number];
 
@@ -60,6 +61,7 @@ export async function refreshBalance() {
 export function openConversation(partner: string) {
   const me = session.value?.userId;
   if (!me || active.value?.partner === partner) return;
+  if (showsBlocked(partner)) return closeConversation();
   active.value?.close();
   active.value = new ConversationStore(me, partner, socketToken, () => {
     void refreshBalance();
@@ -110,6 +112,7 @@ function startFor(userId: string | null) {
     conversations.value = [];
     balance.value = null;
     listLoaded.value = false;
+    resetSafety();
     return;
   }
   void refreshList();
@@ -118,6 +121,7 @@ function startFor(userId: string | null) {
     url: () => new URL(api.realtime.ws.$url()).toString().replace(/^http/, "ws"),
     token: socketToken,
     onEvent: (e) => {
+      if (e.type.startsWith("conversation.")) return onSafetyEvent(e, () => refreshSoon(0));
       if (e.type.startsWith("message.") || e.type === "unread") refreshSoon();
       if (e.type !== "message.new") return;
       // Delivered as soon as it reaches any of this user's screens; read only once they look at it.
@@ -135,5 +139,6 @@ function startFor(userId: string | null) {
   });
   void syncNotifications(userId);
   const wanted = partnerInUrl(userId);
-  if (wanted) openConversation(wanted);
+  // Blocks first, so a blocked partner in the address opens as blocked, not as a live conversation.
+  void loadBlocks().then(() => wanted && openConversation(wanted));
 }

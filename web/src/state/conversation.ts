@@ -16,6 +16,7 @@ import {
   type Outgoing,
   outgoingOf,
 } from "./attachments";
+import { safetyRefusal, socketEnded, upgradeRefused } from "./safety";
 
 export type Pending = {
   clientMessageId: string;
@@ -74,6 +75,8 @@ export class ConversationStore {
         if (!this.loaded.value) void this.loadLatest();
         this.ackDelivered(this.ordered.value);
       },
+      onEnded: socketEnded,
+      refused: upgradeRefused,
     });
     // The socket connects once the newest page is here, so `since` is the highest seq it holds (not 0,
     // which would replay the whole conversation).
@@ -278,6 +281,8 @@ export class ConversationStore {
   }
 
   private async sendError(err: unknown): Promise<string> {
+    const refused = safetyRefusal(err, this.partner);
+    if (refused) return refused;
     if (err instanceof ApiError && err.code === "insufficient_credits") {
       const balance = await call(() => api.credits.balance.$get()).catch(() => null);
       return `Not enough credits to send${balance ? `: you have ${balance.balance} ${balance.balance === 1 ? "credit" : "credits"}` : ""}. Each message costs 1 credit.`;
