@@ -11,6 +11,7 @@ import { inject } from "vitest";
 import { app } from "../src/app";
 import worker from "../src/index";
 import type { DeliverJob, NotifyJob, PushJob } from "../src/schemas/push";
+import { announcementsSettled } from "../src/services/realtime";
 import { as, BASE, tokenFor } from "./helpers";
 
 export const PUSH_QUEUE = "pairly-push";
@@ -162,6 +163,8 @@ export async function sendVia(testEnv: Env, from: string, to: string, content = 
     testEnv,
   );
   if (res.status !== 201) throw new Error(`send failed: ${res.status} ${await res.text()}`);
+  // The answer comes before the fan-out that decides on a push: wait for it, so the job (or its absence) is known.
+  await announcementsSettled();
   return (await res.json()) as { id: string; seq: number };
 }
 

@@ -6,6 +6,7 @@
  */
 import { env, exports } from "cloudflare:workers";
 import { conversationIdOf } from "../src/lib/ids";
+import { announcementsSettled } from "../src/services/realtime";
 import { BASE, tokenFor } from "./helpers";
 
 // biome-ignore lint/suspicious/noExplicitAny: events are asserted structurally
@@ -102,6 +103,8 @@ export class TestSocket {
    * this one is spelled differently on purpose.)
    */
   async settle(): Promise<void> {
+    // Sends answer before their fan-out: let every announcement under way reach its objects first.
+    await announcementsSettled();
     this.send('{"type": "ping"}');
     await this.nextOf("pong");
   }

@@ -284,9 +284,26 @@ export class ConversationRoom extends DurableObject<Env> {
     return this.sql.exec("SELECT 1 FROM events WHERE message_id = ? AND type = 'message.deleted' LIMIT 1", messageId).toArray().length > 0;
   }
 
-  /** The highest seq whose `message.new` this room has fanned out, gapless. */
+  /** The highest seq whose `message.new` this room has fanned out, gapless; read from storage once per instance. */
+  private hwCache?: number;
+
   private hw(): number {
-    return Number(this.getMeta("hw") ?? 0);
+    // `hw` was a row of `meta` before it moved to the key-value store (rooms created before keep theirs).
+    this.hwCache ??= Number(this.ctx.storage.kv.get<number>("hw") ?? this.getMeta("hw") ?? 0);
+    return this.hwCache;
+  }
+
+  /**
+   * Moves hw forward without holding the frames back until the write is durable (`allowUnconfirmed`;
+   * any other write holds outgoing frames until it is confirmed): a new message's frames leave at once.
+   * If the machine dies before the write lands, the room wakes with an older hw, and a later gap fill
+   * may repeat a message a socket already has (clients drop it by seq); it never loses one.
+   */
+  private setHw(seq: number): void {
+    this.hwCache = seq;
+    this.ctx.storage
+      .put("hw", seq, { allowUnconfirmed: true })
+      .catch((err: unknown) => logError("room.hw_write_failed", err, { conversationId: this.conversationId, seq }));
   }
 
   /**
@@ -309,7 +326,7 @@ export class ConversationRoom extends DurableObject<Env> {
       } catch (err) {
         // Nothing may escape blockConcurrencyWhile (a throw resets the object): the sockets refetch instead.
         logError("room.gap_fill_failed", err, { conversationId: this.conversationId, from, to: m.seq });
-        this.setMeta("hw", m.seq);
+        this.setHw(m.seq);
         this.broadcast({ type: "resync", reason: "could not fill a gap in live messages", last_seq: m.seq });
       }
     });
@@ -321,7 +338,7 @@ export class ConversationRoom extends DurableObject<Env> {
     for (const m of list) {
       for (const { ws, meta } of sockets) if (m.seq > meta.syncedSeq) sendEvent(ws, toEventView("message.new", m, meta.userId));
     }
-    if (upTo > this.hw()) this.setMeta("hw", upTo);
+    if (upTo > this.hw()) this.setHw(upTo);
   }
 
   /** Receipts, deletions and moderation: logged for resume, then sent to every socket. */

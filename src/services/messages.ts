@@ -20,7 +20,7 @@ import { pageOf } from "../lib/paging";
 import { nowIso } from "../lib/time";
 import type { SendMessageBody } from "../schemas/messages";
 import { attachmentTaken, resolveAttachments } from "./attachments";
-import { publish, publishNewMessage } from "./realtime";
+import { announceNewMessage, publish } from "./realtime";
 import { assertConversationVisible, refusalError, sendGuardFor } from "./safety";
 
 export type Deps = { db: Db; env: Env };
@@ -110,7 +110,7 @@ export async function sendMessage(
   );
   switch (outcome.kind) {
     case "sent":
-      await publishNewMessage(env, outcome.message);
+      announceNewMessage(env, outcome.message);
       return { message: outcome.message, replayed: false };
     case "insufficient":
       throw new AppError("insufficient_credits", `Sending a message costs ${cost} credit(s)`, { required: cost });

@@ -42,6 +42,26 @@ export async function publish(env: Env, events: RoomEvent[], unreadChangedFor: I
 }
 
 /**
+ * A new message, announced in the background: the sender's answer waits for the D1 commit only, not
+ * for the room and the inboxes. Order does not depend on it: the room sends new messages in seq order
+ * and fills a gap from D1 (a notification overtaken by a later one, or lost), so nothing is reordered,
+ * lost or sent twice.
+ */
+export function announceNewMessage(env: Env, m: MessageRow): void {
+  const work: Promise<void> = publishNewMessage(env, m).finally(() => announcing.delete(work));
+  announcing.add(work);
+  waitUntil(work);
+}
+
+/** Announcements under way in this isolate. */
+const announcing = new Set<Promise<void>>();
+
+/** Resolves once no announcement is under way here (tests wait for it before asserting what sockets and queues got). */
+export async function announcementsSettled(): Promise<void> {
+  while (announcing.size) await Promise.all(announcing);
+}
+
+/**
  * A new message: its room, and both participants' inboxes (the sender's other devices, the receiver's
  * count). When neither the room nor the inbox had a live socket of the receiver (or could not say),
  * a push job is queued: the objects know who is connected, so this costs no D1 read.
