@@ -8,7 +8,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { conversationIdOf } from "../src/lib/ids";
 import { topicOf } from "../src/services/push";
-import { as, createAdmin, newUser, seedCredits } from "./helpers";
+import { as, call, createAdmin, newUser, seedCredits, tokenFor } from "./helpers";
 import {
   consume,
   type Device,
@@ -443,5 +443,54 @@ describe("failures of our own parts", () => {
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0] ?? "{}")).toMatchObject({ event: "push.dead_letter", kind: "deliver", receiver_id: bob, seq: 1 });
     expect(lines[0]).not.toContain("private text");
+  });
+});
+
+describe("receivers without push devices cost no job", () => {
+  it("once a job found no subscription, the inbox knows and later offline messages queue nothing; subscribing queues again", async () => {
+    const alice = newUser("alice");
+    const bob = newUser("bob");
+    await seedCredits(alice, 50);
+    const held = heldQueue();
+    const testEnv = envWith(held);
+
+    await sendVia(testEnv, alice, bob, "first");
+    const first = await consume(testEnv, held.take("notify")); // finds no subscription: tells bob's inbox "none"
+    expect(first.acked).toEqual(first.ids);
+    expect(held.held).toEqual([]);
+
+    await sendVia(testEnv, alice, bob, "second");
+    await sendVia(testEnv, alice, bob, "third");
+    expect(held.held).toEqual([]); // no job at all while bob has no device
+
+    const device = await subscribed(bob); // tells the inbox "some"
+    const sent = await sendVia(testEnv, alice, bob, "fourth");
+    expect(held.held.map((h) => h.body)).toEqual([expect.objectContaining({ kind: "notify", receiverId: bob, seq: sent.seq })]);
+    await drain(testEnv, held);
+    expect(await device.received()).toHaveLength(1);
+  });
+
+  it("an empty read older than a subscription never turns the receiver's pushes off", async () => {
+    const bob = newUser("bob");
+    const inbox = env.INBOX.getByName(bob);
+    const before = Date.now() - 1000;
+    await subscribed(bob); // "some", as of now
+    await inbox.pushDevicesKnown("none", before); // a consumer's read from before the subscription, arriving late
+    const m = { id: "msg_x", conversationId: conversationIdOf("someone", bob), seq: 1, senderId: "someone", receiverId: bob };
+    expect(await inbox.newMessage(m as never)).toEqual({ delivered: false, mayPush: true });
+  });
+
+  it("removing a subscription makes it unknown again, so the next offline message checks", async () => {
+    const alice = newUser("alice");
+    const bob = newUser("bob");
+    await seedCredits(alice, 50);
+    const device = await subscribed(bob);
+    const held = heldQueue();
+    const testEnv = envWith(held);
+    await env.INBOX.getByName(bob).pushDevicesKnown("none", Date.now() - 1); // stale, and older than what follows
+    const removed = await call("DELETE", "/api/v2/push/subscriptions", { token: await tokenFor(bob), body: { endpoint: device.endpoint } });
+    expect(await removed.json()).toEqual({ endpoint: device.endpoint, removed: true });
+    await sendVia(testEnv, alice, bob, "after unsubscribing");
+    expect(held.take("notify")).toHaveLength(1);
   });
 });

@@ -26,6 +26,12 @@ import {
   upgradeResponse,
 } from "./sockets";
 
+/** What the receiver's inbox answers about a new message: a live socket got it; a push may be worth queueing. */
+export type NewMessageOutcome = { delivered: boolean; mayPush: boolean };
+
+/** What an inbox knows of its user's push subscriptions. */
+export type PushDevices = "some" | "none" | "unknown";
+
 /** How many of the most recent conversations an inbox socket's `sync` lists (beyond: `has_more`, use HTTP). */
 export const SYNC_CONVERSATIONS = 50;
 
@@ -151,14 +157,29 @@ export class Inbox extends DurableObject<Env> {
   }
 
   /** RPC: a message was committed in one of this user's conversations. True when a live socket got it. */
-  async newMessage(m: MessageRow): Promise<boolean> {
+  async newMessage(m: MessageRow): Promise<NewMessageOutcome> {
     const sockets = this.sockets();
-    if (sockets.length === 0) return false;
+    if (sockets.length === 0) return { delivered: false, mayPush: this.getMeta("push_devices") !== "none" };
     const owner = metaOf(sockets[0] as WebSocket).userId;
-    if (!this.visible(m, owner)) return true; // no push either: the user shut this partner out
+    if (!this.visible(m, owner)) return { delivered: true, mayPush: false }; // the user shut this partner out
     for (const ws of sockets) sendEvent(ws, toEventView("message.new", m, owner));
     if (m.receiverId === owner) await this.refreshUnread();
-    return true;
+    return { delivered: true, mayPush: false };
+  }
+
+  /**
+   * RPC: what is known of the user's push subscriptions, and when it was read. With "none", offline
+   * messages queue no push job at all (the send path reads no D1 for it); "some" and "unknown" let them
+   * queue. An older fact never overwrites a newer one (a subscription racing the consumer's empty read).
+   */
+  async pushDevicesKnown(state: PushDevices, asOf: number): Promise<void> {
+    const known = Number(this.getMeta("push_devices_as_of") ?? 0);
+    if (asOf < known) return;
+    this.sql.exec(
+      "INSERT INTO meta (key, value) VALUES ('push_devices', ?), ('push_devices_as_of', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      state,
+      String(asOf),
+    );
   }
 
   /** RPC: messages of this user's were deleted or moderated (list previews change), and/or the count moved. */

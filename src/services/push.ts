@@ -3,6 +3,7 @@
  * the job the send path enqueues when a message reached no socket of its receiver, and what the queue
  * consumer does with it: coalesce, check that it is still news, fan out, deliver, clean up.
  */
+
 import { devAuthEnabled } from "../config";
 import type { Db } from "../db/client";
 import {
@@ -16,7 +17,9 @@ import {
   upsertSubscription,
 } from "../db/push";
 import type { MessageRow, PushSubscriptionRow } from "../db/schema";
+import type { PushDevices } from "../durable-objects/inbox";
 import { AppError } from "../errors";
+import { logError } from "../lib/log";
 import { backoffSeconds, MAX_QUEUE_DELAY_SECONDS, retryAfterSeconds } from "../lib/retry";
 import { nowIso } from "../lib/time";
 import { bytesOfBase64Url, importVapid, isP256Point, pushRequest, type Vapid } from "../lib/web-push";
@@ -96,10 +99,29 @@ export async function subscribe({ db, env }: PushDeps, userId: string, body: Sub
     },
     MAX_SUBSCRIPTIONS_PER_USER,
   );
+  await pushDevicesKnown(env, userId, "some", now);
   return { subscription: stored, created: stored.id === id };
 }
 
-export const unsubscribe = ({ db }: PushDeps, userId: string, endpoint: string) => deleteSubscription(db, userId, endpoint);
+export async function unsubscribe({ db, env }: PushDeps, userId: string, endpoint: string): Promise<boolean> {
+  const removed = await deleteSubscription(db, userId, endpoint);
+  // Others may remain: the next offline message finds out (and says "none" if it was the last).
+  if (removed) await pushDevicesKnown(env, userId, "unknown", Date.now());
+  return removed;
+}
+
+/**
+ * Tells the user's inbox what is known of their subscriptions, so the send path queues no job for a
+ * user who has none. A lost "none" only costs spare jobs; a lost "some" after a "none" would hold
+ * pushes back until the client re-posts its subscription, which it does on every start.
+ */
+async function pushDevicesKnown(env: Env, userId: string, state: PushDevices, asOf: number): Promise<void> {
+  try {
+    await env.INBOX.getByName(userId).pushDevicesKnown(state, asOf);
+  } catch (err) {
+    logError("push.devices_known_failed", err, { userId, state });
+  }
+}
 
 export const toSubscriptionView = (s: PushSubscriptionRow) => ({ endpoint: s.endpoint, created_at: s.createdAt, expires_at: s.expiresAt });
 
@@ -163,9 +185,13 @@ export type FanOutOutcome = { outcome: "skipped"; reason: SkipReason } | { outco
  * taken) and enqueues one delivery per subscription, so each device retries on its own.
  */
 export async function fanOut(deps: PushDeps, job: NotifyJob): Promise<FanOutOutcome> {
-  const now = nowIso();
+  const readAt = Date.now();
+  const now = new Date(readAt).toISOString();
   const { news, subscriptionIds } = await fanOutReads(deps.db, job, now);
-  if (!subscriptionIds.length) return { outcome: "skipped", reason: "no_subscriptions" };
+  if (!subscriptionIds.length) {
+    await pushDevicesKnown(deps.env, job.receiverId, "none", readAt);
+    return { outcome: "skipped", reason: "no_subscriptions" };
+  }
   const reason = await whyNot(deps, job, news);
   if (reason) return { outcome: "skipped", reason };
   if (!(await claimPush(deps.db, job.receiverId, job.conversationId, job.seq, now))) return { outcome: "skipped", reason: "duplicate" };
@@ -215,6 +241,7 @@ export async function deliver(deps: PushDeps, job: DeliverJob, attempt: number):
   if (reason) return { outcome: "skipped", reason };
   if (subscription.expiresAt && subscription.expiresAt <= nowIso()) {
     await deleteSubscriptionById(deps.db, subscription.id);
+    await pushDevicesKnown(deps.env, job.receiverId, "unknown", Date.now());
     return { outcome: "skipped", reason: "expired" };
   }
   const pushService = new URL(subscription.endpoint).origin;
@@ -235,6 +262,7 @@ export async function deliver(deps: PushDeps, job: DeliverJob, attempt: number):
   if (res.ok) return { outcome: "sent", status, pushService };
   if (status === 404 || status === 410) {
     await deleteSubscriptionById(deps.db, subscription.id);
+    await pushDevicesKnown(deps.env, job.receiverId, "unknown", Date.now());
     return { outcome: "gone", status, pushService };
   }
   if (status === 429 || status >= 500) {

@@ -64,7 +64,8 @@ export async function announcementsSettled(): Promise<void> {
 /**
  * A new message: its room, and both participants' inboxes (the sender's other devices, the receiver's
  * count). When neither the room nor the inbox had a live socket of the receiver (or could not say),
- * a push job is queued: the objects know who is connected, so this costs no D1 read.
+ * a push job is queued, unless the inbox knows the receiver has no push subscription: the objects know
+ * who is connected and who can be pushed, so this costs no D1 read.
  */
 export async function publishNewMessage(env: Env, m: MessageRow): Promise<void> {
   const [room, receiverInbox] = await settle(
@@ -75,7 +76,8 @@ export async function publishNewMessage(env: Env, m: MessageRow): Promise<void> 
     ],
     "message.new",
   );
-  if (room?.connected.includes(m.receiverId) || receiverInbox) return;
+  // No answer from an object (undefined) errs towards a push: a missed notification is worse than a spare job.
+  if (room?.connected.includes(m.receiverId) || receiverInbox?.delivered || receiverInbox?.mayPush === false) return;
   await settle([notifyOffline(env, m)], "push.enqueue");
 }
 
