@@ -10,22 +10,34 @@ import { logError } from "./lib/log";
 import { purgeUnsentAttachments } from "./services/attachments";
 import { eraseUnmatchedConversations } from "./services/erasure";
 import { redactResolvedSnapshots } from "./services/reports";
+import { catchUpSearchIndex, SCHEDULED_INDEX_BATCHES } from "./services/search-index";
 
-type Job = { name: string; run: (db: Db, env: Env, now: Date) => Promise<Record<string, unknown>> };
+/** The two Cron Triggers of wrangler.toml `[triggers]`. */
+export const EVERY_MINUTE = "* * * * *";
+export const HOURLY = "17 * * * *";
+
+type Job = {
+  name: string;
+  cron: typeof EVERY_MINUTE | typeof HOURLY;
+  run: (db: Db, env: Env, now: Date) => Promise<Record<string, unknown>>;
+};
 
 /** Each job bounds its own D1 queries; together they stay under the per-invocation limit (1000 Paid). */
 export const JOBS: Job[] = [
-  { name: "attachments.purge_unsent", run: purgeUnsentAttachments },
-  { name: "safety.erase_unmatched", run: (db, env, now) => eraseUnmatchedConversations(db, env, now) },
-  { name: "safety.redact_report_snapshots", run: redactResolvedSnapshots },
+  { name: "search.index_pending", cron: EVERY_MINUTE, run: (db) => catchUpSearchIndex(db, SCHEDULED_INDEX_BATCHES) },
+  { name: "attachments.purge_unsent", cron: HOURLY, run: purgeUnsentAttachments },
+  { name: "safety.erase_unmatched", cron: HOURLY, run: (db, env, now) => eraseUnmatchedConversations(db, env, now) },
+  { name: "safety.redact_report_snapshots", cron: HOURLY, run: redactResolvedSnapshots },
 ];
 
-export async function runScheduledJobs(env: Env, now: Date): Promise<void> {
+/** Runs the jobs of one Cron Trigger (all of them when none is named, as tests do). */
+export async function runScheduledJobs(env: Env, now: Date, cron?: string): Promise<void> {
   const db = dbOf(env.DB);
-  const outcomes = await Promise.allSettled(JOBS.map((job) => job.run(db, env, now)));
+  const jobs = JOBS.filter((job) => cron === undefined || job.cron === cron);
+  const outcomes = await Promise.allSettled(jobs.map((job) => job.run(db, env, now)));
   const failed: string[] = [];
   outcomes.forEach((outcome, i) => {
-    const name = JOBS[i]?.name ?? "unknown";
+    const name = jobs[i]?.name ?? "unknown";
     if (outcome.status === "fulfilled") console.log(JSON.stringify({ level: "info", event: "scheduled.job", job: name, ...outcome.value }));
     else {
       logError("scheduled.job_failed", outcome.reason, { job: name });
@@ -36,5 +48,5 @@ export async function runScheduledJobs(env: Env, now: Date): Promise<void> {
 }
 
 export const scheduled: ExportedHandlerScheduledHandler<Env> = async (controller, env) => {
-  await runScheduledJobs(env, new Date(controller.scheduledTime));
+  await runScheduledJobs(env, new Date(controller.scheduledTime), controller.cron);
 };

@@ -7,7 +7,7 @@ import { auditHash, GENESIS_HASH } from "../src/lib/audit-hash";
 import { contentDigest } from "../src/lib/content-digest";
 import { type AuditScope, commitWithAudit } from "../src/services/audit";
 import { chain, quietly, sealNow, verify, withoutTriggers } from "./audit";
-import { as, auditRowsOf, balanceOf, count, createAdmin, db, json, newUser, pair, seedCredits, send } from "./helpers";
+import { as, auditRowsOf, balanceOf, count, createAdmin, db, indexNow, json, newUser, pair, seedCredits, send } from "./helpers";
 
 let superAdmin: string;
 beforeAll(async () => {
@@ -189,6 +189,7 @@ describe("a change and its audit row stand or fall together", () => {
         const { alice, bob } = await pair(1);
         const word = `w${crypto.randomUUID().replaceAll("-", "")}`;
         const m = await send(alice, bob, `evidence ${word}`);
+        await indexNow();
         return {
           action: "messages.hard_delete",
           ok: 200,

@@ -1,6 +1,21 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { as, auditRowsOf, balanceOf, call, count, createAdmin, json, newUser, pair, planOf, seedCredits, send, tokenFor } from "./helpers";
+import {
+  as,
+  auditRowsOf,
+  balanceOf,
+  call,
+  count,
+  createAdmin,
+  indexNow,
+  json,
+  newUser,
+  pair,
+  planOf,
+  seedCredits,
+  send,
+  tokenFor,
+} from "./helpers";
 
 type Role = "user" | "support" | "moderator" | "analyst" | "admin" | "super_admin" | "inactive";
 const ROLES: Role[] = ["user", "support", "moderator", "analyst", "admin", "super_admin", "inactive"];
@@ -34,7 +49,9 @@ type Case = {
 const freshMessage = async () => {
   const { alice, bob } = await pair(1);
   const word = `w${crypto.randomUUID().replaceAll("-", "")}`;
-  return { ...(await send(alice, bob, `target ${word}`)), word };
+  const sent = await send(alice, bob, `target ${word}`);
+  await indexNow(); // an indexed message, so a hard delete must also take it out of the index
+  return { ...sent, word };
 };
 const moderationOf = (id: string) =>
   env.DB.prepare("SELECT moderation_status, moderation_reason FROM messages WHERE id = ?").bind(id).first();

@@ -9,6 +9,7 @@ import { SignJWT } from "jose";
 import { dbOf } from "../src/db/client";
 import { grantStatements } from "../src/db/credits";
 import { conversationIdOf, newId } from "../src/lib/ids";
+import { catchUpSearchIndex } from "../src/services/search-index";
 
 export const db = dbOf(env.DB);
 export const BASE = "http://pairly.test";
@@ -106,6 +107,11 @@ export async function send(from: string, to: string, content = "hello", extra: R
 }
 
 /** Two users; the first has `credits`. */
+/** Runs the search indexer to the end, as the minute's Cron Trigger would: sent messages become searchable rows. */
+export async function indexNow(): Promise<void> {
+  while ((await catchUpSearchIndex(db, 100)).pending);
+}
+
 export async function pair(credits = 10) {
   const alice = newUser("alice");
   const bob = newUser("bob");

@@ -12,7 +12,7 @@ import { dbOf } from "../src/db/client";
 import { ERASURE_CHUNK, eraseStep, erasureBudgetOf } from "../src/services/erasure";
 import { redactResolvedSnapshots } from "../src/services/reports";
 import { announce, keysOf, uploaded } from "./attachments";
-import { as, auditRowsOf, count, createAdmin, db, json, newUser, pair, seedCredits, send } from "./helpers";
+import { as, auditRowsOf, count, createAdmin, db, indexNow, json, newUser, pair, seedCredits, send } from "./helpers";
 import { png } from "./media";
 import { balancesOffLedger, countingD1, ledgerOf, seedMessages } from "./safety";
 
@@ -60,6 +60,8 @@ describe("erasing a user's messages", () => {
       .bind(b, kept.conversation_id ?? `${[a, b].sort().join(":")}`)
       .run();
     const ledgerBefore = await ledgerOf(a);
+    await indexNow();
+    expect(await count("SELECT 1 FROM messages_fts WHERE messages_fts MATCH ?", `"${word}"`)).toBe(1);
 
     const res = await erase(a);
     expect(res.status).toBe(200);

@@ -124,6 +124,7 @@ describe("the retention job (scheduled)", () => {
 
     await runScheduledJobs(env, new Date(unmatchedAt + (days - 1) * DAY));
     expect(await count("SELECT 1 FROM messages WHERE conversation_id = ?", conversationId)).toBe(2);
+    expect(await count("SELECT 1 FROM messages_fts WHERE messages_fts MATCH ?", `"${word}"`)).toBe(1); // indexed by the same cron
     expect(await keysOf(attachment)).toHaveLength(1);
 
     await runScheduledJobs(env, new Date(unmatchedAt + days * DAY + 1000));

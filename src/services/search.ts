@@ -7,6 +7,7 @@ import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { logError } from "../lib/log";
 import { nowIso } from "../lib/time";
 import type { MessageFilters } from "../schemas/admin";
+import { catchUpSearchIndex, SEARCH_CATCH_UP_BATCHES } from "./search-index";
 import { toAdminMessageView } from "./views";
 
 export const SEARCH_CONTENT_CHARS = 200;
@@ -61,6 +62,8 @@ async function guardFts<T>(run: () => Promise<T>): Promise<T> {
 
 export async function searchMessages(db: Db, q: MessageFilters & { page: number; limit: number }) {
   const filters = filtersOf(q);
+  // The index is filled after the send: bring it up to what is committed before reading it.
+  if (filters.match) await catchUpSearchIndex(db, SEARCH_CATCH_UP_BATCHES);
   const [rows, [count]] = await guardFts(() =>
     db.batch([searchPage(db, filters, { offset: (q.page - 1) * q.limit, limit: q.limit }), searchCount(db, filters)]),
   );
@@ -135,6 +138,7 @@ export async function planExport(db: Db, q: MessageFilters, cursor: string | und
   // An export covers what existed when it began: rows sent meanwhile would push the first part's rows
   // past its planned end (later parts start below that end, so they hold only older rows anyway).
   if (!after) filters.to = filters.to && filters.to < nowIso() ? filters.to : nowIso();
+  if (filters.match) await catchUpSearchIndex(db, SEARCH_CATCH_UP_BATCHES);
   const [last, beyond] = await guardFts(() => exportBoundary(db, filters, after, (maxQueries - 1) * EXPORT_PAGE_ROWS));
   // Fewer rows than the budget holds: the pages end by themselves (a short page).
   if (!last) return { filters, after, next: null };

@@ -1,0 +1,3 @@
+CREATE TABLE `messages_fts_pending` (
+	`pk` integer PRIMARY KEY NOT NULL
+);
