@@ -11,6 +11,9 @@ export default defineConfig(async () => ({
     cloudflareTest({
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
+        // A second message database, so the shard router (src/db/shards.ts) runs with N = 2 in
+        // test/shards.test.ts; DB is restated because these D1 options replace wrangler.toml's.
+        d1Databases: { DB: "pairly", DB_SHARD_1: "pairly-shard-1" },
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations("./migrations"),
           JWT_SECRET: "test-secret-0123456789abcdef-0123456789abcdef",

@@ -5,6 +5,8 @@ declare global {
     interface Env {
       TEST_MIGRATIONS: D1Migration[];
       FUZZ_SEED: string;
+      // The second message shard (vitest.config.ts); production binds only DB until MESSAGE_SHARDS names more.
+      DB_SHARD_1: D1Database;
     }
   }
 }
