@@ -3,7 +3,8 @@
  * send writes (src/db/messages.ts insertMessageWithCharge): each message has its seq, its
  * conversation's `last_seq` and both `conversation_members` rows, and its charge (a ledger row of
  * kind `message` pointing at it, `balance_after` exact) after a grant that funded it; balances end
- * at what the ledger says. The FTS index fills through its trigger, as on a real insert.
+ * at what the ledger says. The insert trigger queues each message for the search index, as on a real
+ * send, and the seed then indexes them as the minute's Cron Trigger would have long before a search.
  */
 import type { Miniflare } from "miniflare";
 
@@ -81,6 +82,12 @@ export async function seedConversations(
       `INSERT INTO credit_balances (user_id, balance, updated_at)
        SELECT sender_id, ${SEED_CREDITS_LEFT}, max(created_at) FROM messages WHERE ${mine} GROUP BY sender_id`,
     ),
+    // What src/db/search-index.ts indexPending does, in one statement for the whole seed.
+    db.prepare(
+      `INSERT INTO messages_fts (rowid, content)
+       SELECT pk, content FROM messages WHERE pk IN (SELECT pk FROM messages_fts_pending) ORDER BY pk`,
+    ),
+    db.prepare("DELETE FROM messages_fts_pending"),
   ]);
 }
 
