@@ -4,7 +4,7 @@ import { refundStatements } from "../src/db/credits";
 import { sentChunkQuery, sentCountQuery } from "../src/db/erasure";
 import { conversationQuery, unreadQuery } from "../src/db/messages";
 import { dueRedactionsQuery, reportCountQuery, reportPageQuery } from "../src/db/reports";
-import { blockPageQuery, conversationChunkQuery, dueUnmatchesQuery, sendGuardStatement } from "../src/db/safety";
+import { blockPageQuery, conversationChunkQuery, dueUnmatchesQuery, sendGuardQuery } from "../src/db/safety";
 import { db, planOf } from "./helpers";
 
 const FULL_SCAN = /^SCAN (messages|blocks|unmatches|suspensions|reports|conversation_members|credit_transactions)\b(?!.*USING)/;
@@ -12,13 +12,13 @@ const noFullScan = (plan: string[]) => expect(plan.filter((d) => FULL_SCAN.test(
 
 describe("safety queries use indexes (EXPLAIN QUERY PLAN)", () => {
   it("the send's guard: one primary-key lookup per rule", async () => {
-    const statement = sendGuardStatement(db, {
+    const statement = sendGuardQuery({
       senderId: "s",
       receiverId: "r",
       now: "2026-01-01T00:00:00.000Z",
       firstContact: { limit: 3, restricted: false },
     });
-    const plan = await planOf(statement);
+    const plan = await planOf({ toSQL: () => statement });
     const text = plan.join("\n");
     expect(text).toMatch(/SEARCH suspensions USING INDEX sqlite_autoindex_suspensions_1 \(user_id=\?\)/);
     expect(text).toMatch(/SEARCH unmatches USING (COVERING )?INDEX sqlite_autoindex_unmatches_1 \(user_id=\? AND partner_id=\?\)/);

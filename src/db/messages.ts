@@ -3,6 +3,7 @@ import { alias } from "drizzle-orm/sqlite-core";
 import { type AttachmentClaim, claimAttachmentStatements, isAttachmentClaimFailure } from "./attachments";
 import type { Db } from "./client";
 import { constraintOf } from "./constraints";
+import { bindPrepared, bindQuery, d1Of, prepareOnce, rowOf } from "./prepared";
 import { blocking, hiddenPartnersOf, type SendGuard, sendGuardStatement, sendRefusalOf } from "./safety";
 import {
   conversationMembers,
@@ -51,6 +52,90 @@ export type SendOutcome =
  * - the attachment claim (after the message, so a retry is still told apart first) fails the batch
  *   when an upload it names was sent by another message meanwhile.
  */
+const P = (name: string) => sql.placeholder(name);
+
+/** The send batch's statements, each built once per isolate (db/prepared.ts); values are placeholders. */
+const SEND = {
+  ensureBalance: prepareOnce((db) =>
+    db
+      .insert(creditBalances)
+      .values({ userId: P("senderId"), balance: 0, updatedAt: P("now") })
+      .onConflictDoNothing(),
+  ),
+  nextSeq: prepareOnce((db) =>
+    db
+      .insert(conversations)
+      .values({
+        id: P("conversationId"),
+        userLow: P("low"),
+        userHigh: P("high"),
+        lastSeq: 1,
+        createdAt: P("now"),
+        lastActivityAt: P("now"),
+      })
+      .onConflictDoUpdate({
+        target: conversations.id,
+        set: {
+          lastSeq: sql`${conversations.lastSeq} + 1`,
+          lastActivityAt: sql`max(${conversations.lastActivityAt}, excluded.last_activity_at)`,
+        },
+      }),
+  ),
+  message: prepareOnce((db) =>
+    db
+      .insert(messages)
+      .values({
+        id: P("messageId"),
+        conversationId: P("conversationId"),
+        seq: sql`(SELECT ${conversations.lastSeq} FROM ${conversations} WHERE ${conversations.id} = ${P("conversationId")})`,
+        senderId: P("senderId"),
+        receiverId: P("receiverId"),
+        content: P("content"),
+        messageType: P("messageType"),
+        attachments: P("attachments"),
+        metadata: P("metadata"),
+        creditsCost: P("cost"),
+        creditsTransactionId: P("creditsTransactionId"),
+        clientMessageId: P("clientMessageId"),
+        createdAt: P("now"),
+        updatedAt: P("now"),
+      })
+      .returning(),
+  ),
+  debit: prepareOnce((db) =>
+    db
+      .update(creditBalances)
+      .set({ balance: sql`${creditBalances.balance} - ${P("cost")}`, updatedAt: sql`${P("now")}` })
+      .where(eq(creditBalances.userId, P("senderId"))),
+  ),
+  ledger: prepareOnce((db) =>
+    db.insert(creditTransactions).values({
+      id: P("transactionId"),
+      userId: P("senderId"),
+      amount: P("debit"),
+      balanceAfter: sql`(SELECT ${creditBalances.balance} FROM ${creditBalances} WHERE ${creditBalances.userId} = ${P("senderId")})`,
+      kind: "message",
+      messageId: P("messageId"),
+      createdAt: P("now"),
+    }),
+  ),
+  members: prepareOnce((db) =>
+    db
+      .insert(conversationMembers)
+      .values([
+        { userId: P("senderId"), partnerId: P("receiverId"), conversationId: P("conversationId"), lastActivityAt: P("now"), sentCount: 1 },
+        { userId: P("receiverId"), partnerId: P("senderId"), conversationId: P("conversationId"), lastActivityAt: P("now"), sentCount: 0 },
+      ])
+      .onConflictDoUpdate({
+        target: [conversationMembers.userId, conversationMembers.partnerId],
+        set: {
+          lastActivityAt: sql`max(${conversationMembers.lastActivityAt}, excluded.last_activity_at)`,
+          sentCount: sql`${conversationMembers.sentCount} + excluded.sent_count`,
+        },
+      }),
+  ),
+};
+
 export async function insertMessageWithCharge(
   db: Db,
   m: NewMessage,
@@ -60,64 +145,39 @@ export async function insertMessageWithCharge(
 ): Promise<SendOutcome> {
   const [low, high] = m.senderId < m.receiverId ? [m.senderId, m.receiverId] : [m.receiverId, m.senderId];
   const charged = charge.cost > 0;
-  const now = m.createdAt;
+  const d1 = d1Of(db);
+  const v = {
+    messageId: m.id,
+    conversationId: m.conversationId,
+    low,
+    high,
+    senderId: m.senderId,
+    receiverId: m.receiverId,
+    content: m.content,
+    messageType: m.messageType ?? "text",
+    attachments: m.attachments,
+    metadata: m.metadata,
+    cost: charge.cost,
+    debit: -charge.cost,
+    transactionId: charge.transactionId,
+    creditsTransactionId: charged ? charge.transactionId : null,
+    clientMessageId: m.clientMessageId ?? null,
+    now: m.createdAt,
+  };
   try {
-    const [, , inserted] = await db.batch([
-      db.insert(creditBalances).values({ userId: m.senderId, balance: 0, updatedAt: now }).onConflictDoNothing(),
-      db
-        .insert(conversations)
-        .values({ id: m.conversationId, userLow: low, userHigh: high, lastSeq: 1, createdAt: now, lastActivityAt: now })
-        .onConflictDoUpdate({
-          target: conversations.id,
-          set: {
-            lastSeq: sql`${conversations.lastSeq} + 1`,
-            lastActivityAt: sql`max(${conversations.lastActivityAt}, excluded.last_activity_at)`,
-          },
-        }),
-      db
-        .insert(messages)
-        .values({
-          ...m,
-          seq: sql`(SELECT ${conversations.lastSeq} FROM ${conversations} WHERE ${conversations.id} = ${m.conversationId})`,
-          creditsTransactionId: charged ? charge.transactionId : null,
-        })
-        .returning(),
-      sendGuardStatement(db, guard),
-      ...(attachmentClaim ? claimAttachmentStatements(db, attachmentClaim, m.id) : []),
-      db
-        .update(creditBalances)
-        .set({ balance: sql`${creditBalances.balance} - ${charge.cost}`, updatedAt: now })
-        .where(eq(creditBalances.userId, m.senderId)),
-      ...(charged
-        ? [
-            db.insert(creditTransactions).values({
-              id: charge.transactionId,
-              userId: m.senderId,
-              amount: -charge.cost,
-              balanceAfter: sql`(SELECT ${creditBalances.balance} FROM ${creditBalances} WHERE ${creditBalances.userId} = ${m.senderId})`,
-              kind: "message",
-              messageId: m.id,
-              createdAt: now,
-            }),
-          ]
-        : []),
-      db
-        .insert(conversationMembers)
-        .values([
-          { userId: m.senderId, partnerId: m.receiverId, conversationId: m.conversationId, lastActivityAt: now, sentCount: 1 },
-          { userId: m.receiverId, partnerId: m.senderId, conversationId: m.conversationId, lastActivityAt: now, sentCount: 0 },
-        ])
-        .onConflictDoUpdate({
-          target: [conversationMembers.userId, conversationMembers.partnerId],
-          set: {
-            lastActivityAt: sql`max(${conversationMembers.lastActivityAt}, excluded.last_activity_at)`,
-            sentCount: sql`${conversationMembers.sentCount} + excluded.sent_count`,
-          },
-        }),
+    const [, , inserted] = await d1.batch([
+      bindPrepared(d1, SEND.ensureBalance(), v),
+      bindPrepared(d1, SEND.nextSeq(), v),
+      bindPrepared(d1, SEND.message(), v),
+      sendGuardStatement(d1, guard),
+      ...(attachmentClaim ? claimAttachmentStatements(db, attachmentClaim, m.id).map((q) => bindQuery(d1, q)) : []),
+      bindPrepared(d1, SEND.debit(), v),
+      ...(charged ? [bindPrepared(d1, SEND.ledger(), v)] : []),
+      bindPrepared(d1, SEND.members(), v),
     ]);
-    const message = (inserted as MessageRow[])[0];
-    if (!message) throw new Error("message insert returned no row");
-    return { kind: "sent", message };
+    const row = inserted?.results[0] as Record<string, unknown> | undefined;
+    if (!row) throw new Error("message insert returned no row");
+    return { kind: "sent", message: rowOf(messages, row) };
   } catch (err) {
     const hit = constraintOf(err);
     if (hit?.kind === "check" && hit.name === "balance_non_negative") return { kind: "insufficient" };

@@ -6,6 +6,7 @@
 import { and, desc, eq, lte, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import type { Constraint } from "./constraints";
+import { filled, prepareOnce } from "./prepared";
 import {
   blocks,
   conversationMembers,
@@ -27,17 +28,17 @@ export type SendGuard = {
 };
 
 /** SQL true while `userId` is suspended at `now` (a primary-key lookup). */
-export const suspendedNow = (userId: string, now: string) =>
+export const suspendedNow = (userId: SQLWrapper | string, now: SQLWrapper | string) =>
   sql`EXISTS (SELECT 1 FROM ${suspensions} WHERE ${suspensions.userId} = ${userId} AND (${suspensions.until} IS NULL OR ${suspensions.until} > ${now}))`;
 
 /** SQL true when `blocker` blocks `blocked` (a primary-key lookup). */
 export const blocking = (blocker: SQLWrapper | string, blocked: SQLWrapper | string) =>
   sql`EXISTS (SELECT 1 FROM ${blocks} WHERE ${blocks.blockerId} = ${blocker} AND ${blocks.blockedId} = ${blocked})`;
 
-const unmatched = (userId: string, partnerId: string) =>
+const unmatched = (userId: SQLWrapper | string, partnerId: SQLWrapper | string) =>
   sql`EXISTS (SELECT 1 FROM ${unmatches} WHERE ${unmatches.userId} = ${userId} AND ${unmatches.partnerId} = ${partnerId})`;
 
-const sentBy = (userId: string, partnerId: string) =>
+const sentBy = (userId: SQLWrapper | string, partnerId: SQLWrapper | string) =>
   sql`coalesce((SELECT ${conversationMembers.sentCount} FROM ${conversationMembers} WHERE ${conversationMembers.userId} = ${userId} AND ${conversationMembers.partnerId} = ${partnerId}), 0)`;
 
 /**
@@ -47,21 +48,40 @@ const sentBy = (userId: string, partnerId: string) =>
  * text or the sender already sent `limit`). Suspension comes first so a suspended user cannot probe
  * who blocked them; the sender's own block before the receiver's so it never reveals the other's.
  */
-function firstRefusal(g: SendGuard): SQL {
-  const { senderId: s, receiverId: r } = g;
-  const firstContact = g.firstContact
-    ? sql` WHEN ${sentBy(r, s)} = 0 THEN CASE WHEN ${g.firstContact.restricted ? 1 : 0} = 1 THEN 'first_contact_content' WHEN ${sentBy(s, r)} >= ${g.firstContact.limit} THEN 'first_contact_limit' END`
+function firstRefusal(withFirstContact: boolean): SQL {
+  const [s, r, now] = [sql.placeholder("senderId"), sql.placeholder("receiverId"), sql.placeholder("now")];
+  const firstContact = withFirstContact
+    ? sql` WHEN ${sentBy(r, s)} = 0 THEN CASE WHEN ${sql.placeholder("restricted")} = 1 THEN 'first_contact_content' WHEN ${sentBy(s, r)} >= ${sql.placeholder("limit")} THEN 'first_contact_limit' END`
     : sql``;
-  return sql`CASE WHEN ${suspendedNow(s, g.now)} THEN 'suspended' WHEN ${unmatched(s, r)} THEN 'unmatched' WHEN ${blocking(s, r)} THEN 'blocking' WHEN ${blocking(r, s)} THEN 'blocked'${firstContact} END`;
+  return sql`CASE WHEN ${suspendedNow(s, now)} THEN 'suspended' WHEN ${unmatched(s, r)} THEN 'unmatched' WHEN ${blocking(s, r)} THEN 'blocking' WHEN ${blocking(r, s)} THEN 'blocked'${firstContact} END`;
 }
+
+/** The guard in its two shapes (the first-contact rule off or on), built once per isolate. */
+const guardOf = (withFirstContact: boolean) =>
+  prepareOnce((db) =>
+    db.insert(sendRefusals).select(sql`SELECT reason FROM (SELECT ${firstRefusal(withFirstContact)} AS reason) WHERE reason IS NOT NULL`),
+  );
+const GUARD = { plain: guardOf(false), firstContact: guardOf(true) };
 
 /**
  * One statement for the send batch: inserts the first refusal that applies into the always-empty
  * `send_refusals`, whose CHECK for that reason then fails the whole batch (message, charge and all).
  * When nothing applies it inserts nothing.
  */
-export const sendGuardStatement = (db: Db, g: SendGuard) =>
-  db.insert(sendRefusals).select(sql`SELECT reason FROM (SELECT ${firstRefusal(g)} AS reason) WHERE reason IS NOT NULL`);
+export const sendGuardStatement = (d1: D1Database, g: SendGuard) => {
+  const { sql: text, params } = sendGuardQuery(g);
+  return d1.prepare(text).bind(...params);
+};
+
+/** The guard's SQL and parameters for one send (what the EXPLAIN tests read). */
+export const sendGuardQuery = (g: SendGuard) =>
+  filled(g.firstContact ? GUARD.firstContact() : GUARD.plain(), {
+    senderId: g.senderId,
+    receiverId: g.receiverId,
+    now: g.now,
+    restricted: g.firstContact?.restricted ? 1 : 0,
+    limit: g.firstContact?.limit ?? 0,
+  });
 
 /** The refusal a failed send batch names (`send_refused_<reason>`), or null when it failed for another reason. */
 export function sendRefusalOf(hit: Constraint | null): SendRefusal | null {
