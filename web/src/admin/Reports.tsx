@@ -1,8 +1,9 @@
 import { useSignal } from "@preact/signals";
-import { useEffect, useId } from "preact/hooks";
+import { useEffect } from "preact/hooks";
 import { type AdminReport, api, call, describeError } from "../api";
 import { Dialog } from "../ui/Dialog";
 import "../ui/safety.css";
+import { Select, stamp, Text } from "./Fields";
 import { can } from "./state";
 
 const LIMIT = 20;
@@ -16,54 +17,6 @@ const RESOLUTIONS = [
 type Resolution = (typeof RESOLUTIONS)[number][0];
 type Filters = { status: string; reason: string; user_id: string; reporter_id: string; from: string; to: string };
 const EMPTY: Filters = { status: "open", reason: "", user_id: "", reporter_id: "", from: "", to: "" };
-
-const stamp = (iso: string) => new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-
-function Choice({
-  label,
-  value,
-  options,
-  onChange,
-}: {
-  label: string;
-  value: string;
-  options: readonly string[];
-  onChange: (v: string) => void;
-}) {
-  const id = useId();
-  return (
-    <div class="field">
-      <label for={id}>{label}</label>
-      <select id={id} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
-        <option value="">Any</option>
-        {options.map((o) => (
-          <option key={o} value={o}>
-            {o}
-          </option>
-        ))}
-      </select>
-    </div>
-  );
-}
-
-function Text({
-  label,
-  value,
-  onChange,
-  type = "text",
-}: {
-  label: string;
-  value: string;
-  onChange: (v: string) => void;
-  type?: "text" | "date";
-}) {
-  return (
-    <label class="field">
-      <span>{label}</span>
-      <input type={type as "text"} value={value} onInput={(e) => onChange(e.currentTarget.value)} />
-    </label>
-  );
-}
 
 /** The conversation as it was when reported: deleted and blocked content included, the named messages marked. */
 function SnapshotDialog({ report, onClose }: { report: AdminReport; onClose: () => void }) {
@@ -254,8 +207,8 @@ export function Reports() {
           void run(1);
         }}
       >
-        <Choice label="Status" value={f.status} options={["open", "resolved"]} onChange={set("status")} />
-        <Choice label="Reason" value={f.reason} options={REASONS} onChange={set("reason")} />
+        <Select label="Status" value={f.status} options={["open", "resolved"]} onChange={set("status")} />
+        <Select label="Reason" value={f.reason} options={REASONS} onChange={set("reason")} />
         <Text label="Reported user" value={f.user_id} onChange={set("user_id")} />
         <Text label="Reporter" value={f.reporter_id} onChange={set("reporter_id")} />
         <Text label="Filed from" type="date" value={f.from} onChange={set("from")} />

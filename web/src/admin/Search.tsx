@@ -1,9 +1,9 @@
 import { useSignal } from "@preact/signals";
-import { useId } from "preact/hooks";
 import { type AdminMessage, api, call, describeError } from "../api";
 import { Dialog } from "../ui/Dialog";
 import { credits } from "../ui/format";
 import { AdminAttachments } from "./Attachments";
+import { Select, stamp, Text } from "./Fields";
 import { ModerateDialog } from "./ModerateDialog";
 import { can } from "./state";
 
@@ -22,55 +22,6 @@ const EMPTY: Filters = {
   to: "",
   include_deleted: false,
 };
-
-const stamp = (iso: string) => new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-
-function Select({
-  label,
-  value,
-  options,
-  onChange,
-}: {
-  label: string;
-  value: string;
-  options: readonly string[];
-  onChange: (v: string) => void;
-}) {
-  const id = useId();
-  // label[for] rather than a wrapping label: a wrapping label's name would include the option texts.
-  return (
-    <div class="field">
-      <label for={id}>{label}</label>
-      <select id={id} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
-        <option value="">Any</option>
-        {options.map((o) => (
-          <option key={o} value={o}>
-            {o}
-          </option>
-        ))}
-      </select>
-    </div>
-  );
-}
-
-function Text({
-  label,
-  value,
-  onChange,
-  type = "text",
-}: {
-  label: string;
-  value: string;
-  onChange: (v: string) => void;
-  type?: "text" | "date" | "number";
-}) {
-  return (
-    <label class="field">
-      <span>{label}</span>
-      <input type={type as "text"} value={value} onInput={(e) => onChange(e.currentTarget.value)} />
-    </label>
-  );
-}
 
 /** Any two users' conversation, deleted and blocked messages included. */
 function ConversationDialog({ a, b, onClose }: { a: string; b: string; onClose: () => void }) {

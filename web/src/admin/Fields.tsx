@@ -1,0 +1,53 @@
+import { useId } from "preact/hooks";
+
+/** A moment as the console shows it: date and time in the reader's locale. */
+export const stamp = (iso: string) => new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+/** A filter's select, "Any" first (the empty value). */
+export function Select({
+  label,
+  value,
+  options,
+  onChange,
+}: {
+  label: string;
+  value: string;
+  options: readonly string[];
+  onChange: (v: string) => void;
+}) {
+  const id = useId();
+  // label[for] rather than a wrapping label: a wrapping label's name would include the option texts.
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      <select id={id} value={value} onChange={(e) => onChange(e.currentTarget.value)}>
+        <option value="">Any</option>
+        {options.map((o) => (
+          <option key={o} value={o}>
+            {o}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
+
+/** A labelled text, date or number input. */
+export function Text({
+  label,
+  value,
+  onChange,
+  type = "text",
+}: {
+  label: string;
+  value: string;
+  onChange: (v: string) => void;
+  type?: "text" | "date" | "number";
+}) {
+  return (
+    <label class="field">
+      <span>{label}</span>
+      <input type={type as "text"} value={value} onInput={(e) => onChange(e.currentTarget.value)} />
+    </label>
+  );
+}
