@@ -6,10 +6,10 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { indexPending } from "../src/db/search-index";
+import { indexPending, indexPendingStatements } from "../src/db/search-index";
 import { EVERY_MINUTE, HOURLY, runScheduledJobs } from "../src/scheduled";
 import { catchUpSearchIndex } from "../src/services/search-index";
-import { as, createAdmin, db, json, pair, send } from "./helpers";
+import { as, createAdmin, db, json, pair, planOf, send } from "./helpers";
 
 const pending = async () => Number(await env.DB.prepare("SELECT COUNT(*) AS n FROM messages_fts_pending").first("n"));
 const indexed = async (word: string) =>
@@ -83,5 +83,16 @@ describe("the search index is filled after the send", () => {
     expect(await indexPending(db)).toEqual({ indexed: 500, more: false });
     expect(await indexed("okapi")).toBe(2500);
     await integrity();
+  });
+
+  it("each indexer statement walks a primary key, never the message table", async () => {
+    const [copy, remove, more] = indexPendingStatements(db, 1000);
+    const plans = await Promise.all([planOf(copy), planOf(remove), planOf(more)]);
+    const text = plans.flat().join("\n");
+    expect(text).toMatch(/SEARCH m USING INTEGER PRIMARY KEY \(rowid=\?\)/);
+    expect(text).toMatch(/SEARCH messages_fts_pending USING INTEGER PRIMARY KEY \(rowid=\?\)/);
+    // The list is read in pk order along its own rowid (a LIMIT stops it), and the messages never scanned.
+    const scans = plans.flat().filter((d) => /^SCAN /.test(d));
+    expect(scans.filter((d) => !/^SCAN (messages_fts_pending\b|CONSTANT ROW|\(subquery-\d+\))/.test(d))).toEqual([]);
   });
 });

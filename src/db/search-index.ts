@@ -17,11 +17,16 @@ const messagesFts = sqliteTable("messages_fts", { rowid: integer("rowid").notNul
  * row is never indexed twice or dropped), and answers whether more are pending.
  */
 export async function indexPending(db: Db, limit = SEARCH_INDEX_BATCH): Promise<{ indexed: number; more: boolean }> {
+  const [, removed, [rest]] = await db.batch(indexPendingStatements(db, limit));
+  return { indexed: removed.length, more: !!rest?.more };
+}
+
+/** The indexer's batch: copy the oldest pending rows into the index, take them off the list, say whether more wait. */
+export function indexPendingStatements(db: Db, limit: number) {
   const batch = sql`SELECT pk FROM ${messagesFtsPending} ORDER BY pk LIMIT ${limit}`;
-  const [, removed, [rest]] = await db.batch([
+  return [
     db.insert(messagesFts).select(sql`SELECT m.pk, m.content FROM ${messages} m WHERE m.pk IN (${batch}) ORDER BY m.pk`),
     db.delete(messagesFtsPending).where(sql`${messagesFtsPending.pk} IN (${batch})`).returning({ pk: messagesFtsPending.pk }),
     db.select({ more: sql<number>`EXISTS (SELECT 1 FROM ${messagesFtsPending})` }).from(sql`(SELECT 1)`),
-  ]);
-  return { indexed: removed.length, more: !!rest?.more };
+  ] as const;
 }
