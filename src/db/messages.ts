@@ -49,6 +49,9 @@ export type SendOutcome =
  *   charge) refuses a send a block, an unmatch, a suspension or the first-contact rule forbids, by
  *   primary-key lookups of what is committed when the batch runs: no race lets one through;
  * - CHECK (balance >= 0) rejects an overdraw, and the whole batch (seq, message, ledger) rolls back;
+ *   a sender without a balance row has nothing to debit, and the ledger row's NOT NULL balance_after
+ *   (read back from that row) refuses it the same way, so no statement creates an empty balance first;
+ * - a free message (cost 0) takes no debit and writes no ledger row;
  * - the attachment claim (after the message, so a retry is still told apart first) fails the batch
  *   when an upload it names was sent by another message meanwhile.
  */
@@ -56,12 +59,6 @@ const P = (name: string) => sql.placeholder(name);
 
 /** The send batch's statements, each built once per isolate (db/prepared.ts); values are placeholders. */
 const SEND = {
-  ensureBalance: prepareOnce((db) =>
-    db
-      .insert(creditBalances)
-      .values({ userId: P("senderId"), balance: 0, updatedAt: P("now") })
-      .onConflictDoNothing(),
-  ),
   nextSeq: prepareOnce((db) =>
     db
       .insert(conversations)
@@ -165,14 +162,12 @@ export async function insertMessageWithCharge(
     now: m.createdAt,
   };
   try {
-    const [, , inserted] = await d1.batch([
-      bindPrepared(d1, SEND.ensureBalance(), v),
+    const [, inserted] = await d1.batch([
       bindPrepared(d1, SEND.nextSeq(), v),
       bindPrepared(d1, SEND.message(), v),
       sendGuardStatement(d1, guard),
       ...(attachmentClaim ? claimAttachmentStatements(db, attachmentClaim, m.id).map((q) => bindQuery(d1, q)) : []),
-      bindPrepared(d1, SEND.debit(), v),
-      ...(charged ? [bindPrepared(d1, SEND.ledger(), v)] : []),
+      ...(charged ? [bindPrepared(d1, SEND.debit(), v), bindPrepared(d1, SEND.ledger(), v)] : []),
       bindPrepared(d1, SEND.members(), v),
     ]);
     const row = inserted?.results[0] as Record<string, unknown> | undefined;
@@ -181,6 +176,8 @@ export async function insertMessageWithCharge(
   } catch (err) {
     const hit = constraintOf(err);
     if (hit?.kind === "check" && hit.name === "balance_non_negative") return { kind: "insufficient" };
+    // No balance row at all: the debit changed nothing, so the ledger row's balance_after is NULL.
+    if (hit?.kind === "not_null" && hit.column === "credit_transactions.balance_after") return { kind: "insufficient" };
     if (hit?.kind === "unique" && hit.columns.includes("client_message_id")) return { kind: "duplicate" };
     if (isAttachmentClaimFailure(hit)) return { kind: "attachment_taken" };
     const refusal = sendRefusalOf(hit);
