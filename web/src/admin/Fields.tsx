@@ -51,3 +51,33 @@ export function Text({
     </label>
   );
 }
+
+/** Previous / "Page n of m" / Next under a paged table (pages of `limit` rows, at least one page). */
+export function Pager({
+  label,
+  page,
+  total,
+  limit,
+  onPage,
+}: {
+  label: string;
+  page: number;
+  total: number;
+  limit: number;
+  onPage: (page: number) => void;
+}) {
+  const pages = Math.max(1, Math.ceil(total / limit));
+  return (
+    <nav class="pager" aria-label={label}>
+      <button type="button" class="button small" disabled={page <= 1} onClick={() => onPage(page - 1)}>
+        Previous page
+      </button>
+      <span>
+        Page {page} of {pages}
+      </span>
+      <button type="button" class="button small" disabled={page >= pages} onClick={() => onPage(page + 1)}>
+        Next page
+      </button>
+    </nav>
+  );
+}

@@ -3,7 +3,7 @@ import { useEffect } from "preact/hooks";
 import { type AdminReport, api, call, describeError } from "../api";
 import { Dialog } from "../ui/Dialog";
 import "../ui/safety.css";
-import { Select, stamp, Text } from "./Fields";
+import { Pager, Select, stamp, Text } from "./Fields";
 import { can } from "./state";
 
 const LIMIT = 20;
@@ -194,7 +194,6 @@ export function Reports() {
   };
 
   const p = page.value;
-  const pages = p ? Math.max(1, Math.ceil(p.total / LIMIT)) : 1;
   const f = filters.value;
   const acts = can("moderation.action");
   return (
@@ -283,17 +282,7 @@ export function Reports() {
               </tbody>
             </table>
           </div>
-          <nav class="pager" aria-label="Report pages">
-            <button type="button" class="button small" disabled={p.page <= 1} onClick={() => void run(p.page - 1)}>
-              Previous page
-            </button>
-            <span>
-              Page {p.page} of {pages}
-            </span>
-            <button type="button" class="button small" disabled={p.page >= pages} onClick={() => void run(p.page + 1)}>
-              Next page
-            </button>
-          </nav>
+          <Pager label="Report pages" page={p.page} total={p.total} limit={LIMIT} onPage={(page) => void run(page)} />
         </>
       )}
       {viewing.value && <SnapshotDialog report={viewing.value} onClose={() => (viewing.value = null)} />}

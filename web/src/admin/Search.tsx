@@ -3,7 +3,7 @@ import { type AdminMessage, api, call, describeError } from "../api";
 import { Dialog } from "../ui/Dialog";
 import { credits } from "../ui/format";
 import { AdminAttachments } from "./Attachments";
-import { Select, stamp, Text } from "./Fields";
+import { Pager, Select, stamp, Text } from "./Fields";
 import { ModerateDialog } from "./ModerateDialog";
 import { can } from "./state";
 
@@ -136,7 +136,6 @@ export function Search() {
   };
 
   const p = page.value;
-  const pages = p ? Math.max(1, Math.ceil(p.total / LIMIT)) : 1;
   const f = filters.value;
   return (
     <section class="card" id="search" aria-labelledby="search-title">
@@ -252,17 +251,7 @@ export function Search() {
               </tbody>
             </table>
           </div>
-          <nav class="pager" aria-label="Search result pages">
-            <button type="button" class="button small" disabled={p.page <= 1} onClick={() => void run(p.page - 1)}>
-              Previous page
-            </button>
-            <span>
-              Page {p.page} of {pages}
-            </span>
-            <button type="button" class="button small" disabled={p.page >= pages} onClick={() => void run(p.page + 1)}>
-              Next page
-            </button>
-          </nav>
+          <Pager label="Search result pages" page={p.page} total={p.total} limit={LIMIT} onPage={(page) => void run(page)} />
         </>
       )}
       {moderating.value && (
