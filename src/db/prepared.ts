@@ -1,4 +1,4 @@
-import { fillPlaceholders, getTableColumns, type Table } from "drizzle-orm";
+import { type Column, fillPlaceholders, getTableColumns, type Table } from "drizzle-orm";
 import { type Db, dbOf } from "./client";
 
 /**
@@ -42,10 +42,20 @@ export const bindQuery = (d1: D1Database, query: { toSQL(): Prepared }) => {
 /** The binding (or session) under a Drizzle instance, for a batch of raw statements. */
 export const d1Of = (db: Db): D1Database => db.$client;
 
+const columns = new WeakMap<Table, [string, Column][]>();
+/** A table's columns by property name, listed once per isolate (getTableColumns copies them on every call). */
+function columnsOf(table: Table): [string, Column][] {
+  const known = columns.get(table);
+  if (known) return known;
+  const list = Object.entries(getTableColumns(table));
+  columns.set(table, list);
+  return list;
+}
+
 /** Maps a row D1 answered (`RETURNING *`, column names) to the table's Drizzle row type, as Drizzle would. */
 export function rowOf<T extends Table>(table: T, raw: Record<string, unknown>): T["$inferSelect"] {
   const row: Record<string, unknown> = {};
-  for (const [key, column] of Object.entries(getTableColumns(table))) {
+  for (const [key, column] of columnsOf(table)) {
     const value = raw[column.name];
     row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
   }
