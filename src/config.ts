@@ -1,8 +1,21 @@
 /** Settings read from the environment, validated once per isolate. */
 
-/** Must match `simple.period` of the two [[ratelimits]] in wrangler.toml (10 and 60 are the only periods allowed). */
+/** The two sliding windows of the send limits (SEND_BURST_LIMIT, SEND_MINUTE_LIMIT). */
 export const SEND_BURST_PERIOD_SECONDS = 10;
 export const SEND_MINUTE_PERIOD_SECONDS = 60;
+
+export type SendLimits = { burst: number; minute: number };
+
+/** `SEND_BURST_LIMIT` and `SEND_MINUTE_LIMIT`: messages a user may send in any 10 seconds and in any minute. */
+export function sendLimitsOf(env: Env): SendLimits {
+  const of = (name: "SEND_BURST_LIMIT" | "SEND_MINUTE_LIMIT", fallback: number) => {
+    const raw = env[name] ?? String(fallback);
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number >= 1, got "${raw}"`);
+    return n;
+  };
+  return { burst: of("SEND_BURST_LIMIT", 30), minute: of("SEND_MINUTE_LIMIT", 60) };
+}
 
 export function messageCostOf(env: Env): number {
   const cost = Number(env.MESSAGE_COST ?? "1");

@@ -22,8 +22,8 @@ async function stateOf(sender: string, receiver: string) {
   };
 }
 
-/** A send through the app with another MESSAGE_COST (the setting is read per request). */
-async function sendCosting(cost: number, from: string, body: Record<string, unknown>) {
+/** A send through the app with other settings (they are read per request). */
+async function sendWith(vars: Partial<Env>, from: string, body: Record<string, unknown>) {
   return app.request(
     `${BASE}${SEND}`,
     {
@@ -31,9 +31,17 @@ async function sendCosting(cost: number, from: string, body: Record<string, unkn
       headers: { authorization: `Bearer ${await tokenFor(from)}`, "content-type": "application/json" },
       body: JSON.stringify(body),
     },
-    { ...env, MESSAGE_COST: String(cost) },
+    { ...env, ...vars },
   );
 }
+
+const sendCosting = (cost: number, from: string, body: Record<string, unknown>) => sendWith({ MESSAGE_COST: String(cost) }, from, body);
+
+/** Moves a sender's stored messages `seconds` into the past, as if they had been sent then. */
+const age = (sender: string, seconds: number) =>
+  env.DB.prepare("UPDATE messages SET created_at = strftime('%Y-%m-%dT%H:%M:%fZ', created_at, ?) WHERE sender_id = ?")
+    .bind(`-${seconds} seconds`, sender)
+    .run();
 
 describe("POST /send", () => {
   it("stores the message, charges one credit and writes one ledger row, all linked", async () => {
@@ -404,20 +412,17 @@ describe("POST /send", () => {
 
   it("rate-limits bursts per user with 429 and Retry-After, writing and charging nothing", async () => {
     const { alice, bob } = await pair(100);
-    // The limiter counts in fixed windows, so a window may roll over mid-burst: send until refused.
-    let accepted = 0;
-    let limited: Response | undefined;
-    while (!limited && accepted < 100) {
-      const res = await as(alice).post(SEND, { receiver_id: bob, content: `burst ${accepted}`, client_message_id: `b-${accepted}` });
-      if (res.status === 201) accepted++;
-      else limited = res;
+    // A sliding window: the 31st message within 10 seconds is refused, wherever the clock's seconds fall.
+    for (let i = 0; i < 30; i++) {
+      expect((await as(alice).post(SEND, { receiver_id: bob, content: `burst ${i}`, client_message_id: `b-${i}` })).status).toBe(201);
     }
-    expect(limited?.status).toBe(429);
-    expect(accepted).toBeGreaterThanOrEqual(30); // a burst of 30 always fits
-    expect(["10", "60"]).toContain(limited?.headers.get("retry-after"));
-    expect(await json(limited as Response)).toMatchObject({ error: { code: "rate_limited" } });
-    expect(await balanceOf(alice)).toBe(100 - accepted);
-    expect(await count("SELECT 1 FROM messages WHERE sender_id = ?", alice)).toBe(accepted);
+    const before = await stateOf(alice, bob);
+    const limited = await as(alice).post(SEND, { receiver_id: bob, content: "burst 30", client_message_id: "b-30" });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("10");
+    expect(await json(limited)).toMatchObject({ error: { code: "rate_limited", details: { retry_after_seconds: 10 } } });
+    expect(await stateOf(alice, bob)).toEqual(before);
+    expect(await balanceOf(alice)).toBe(70);
     // A retry of a message already stored writes nothing, so the limit does not stand in its way...
     const retry = await as(alice).post(SEND, { receiver_id: bob, content: "burst 0", client_message_id: "b-0" });
     expect(retry.status).toBe(200);
@@ -426,13 +431,64 @@ describe("POST /send", () => {
     const reused = await as(alice).post(SEND, { receiver_id: bob, content: "not burst 0", client_message_id: "b-0" });
     expect(reused.status).toBe(409);
     expect(await json(reused)).toMatchObject({ error: { code: "conflict", details: { conflicting_fields: ["content"] } } });
-    // ...while a new message is still refused.
+    // ...while a new message is still refused, to any receiver.
     expect((await as(alice).post(SEND, { receiver_id: bob, content: "new", client_message_id: "b-new" })).status).toBe(429);
-    expect(await balanceOf(alice)).toBe(100 - accepted);
-    expect(await count("SELECT 1 FROM messages WHERE sender_id = ?", alice)).toBe(accepted);
+    const { bob: dave } = await pair(1);
+    expect((await as(alice).post(SEND, { receiver_id: dave, content: "someone else" })).status).toBe(429);
+    expect(await stateOf(alice, bob)).toEqual(before);
     // Another user is not affected.
     const { alice: carol } = await pair(1);
     expect((await as(carol).post(SEND, { receiver_id: bob, content: "hi" })).status).toBe(201);
+    // Once the burst is more than 10 seconds old the window is free again (the minute still has room).
+    await age(alice, 11);
+    expect((await as(alice).post(SEND, { receiver_id: bob, content: "later" })).status).toBe(201);
+  });
+
+  it("limits each minute too (SEND_MINUTE_LIMIT), over a sliding window; both limits are settings", async () => {
+    const { alice, bob } = await pair(100);
+    const limits = { SEND_BURST_LIMIT: "3", SEND_MINUTE_LIMIT: "5" };
+    for (let i = 0; i < 3; i++) expect((await sendWith(limits, alice, { receiver_id: bob, content: `a ${i}` })).status).toBe(201);
+    expect((await sendWith(limits, alice, { receiver_id: bob, content: "a 3" })).status).toBe(429);
+    await age(alice, 30); // out of the burst window, still in the minute's
+    for (let i = 3; i < 5; i++) expect((await sendWith(limits, alice, { receiver_id: bob, content: `a ${i}` })).status).toBe(201);
+    const before = await stateOf(alice, bob);
+    const limited = await sendWith(limits, alice, { receiver_id: bob, content: "a 5" });
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get("retry-after")).toBe("60");
+    expect(await json(limited)).toMatchObject({ error: { code: "rate_limited", details: { retry_after_seconds: 60 } } });
+    expect(await stateOf(alice, bob)).toEqual(before);
+    // The three older messages leave the minute's window after 60 seconds: room for three more.
+    await age(alice, 31);
+    for (let i = 5; i < 8; i++) expect((await sendWith(limits, alice, { receiver_id: bob, content: `a ${i}` })).status).toBe(201);
+    expect((await sendWith(limits, alice, { receiver_id: bob, content: "a 8" })).status).toBe(429);
+    expect(await count("SELECT 1 FROM messages WHERE sender_id = ?", alice)).toBe(8);
+    expect(await balanceOf(alice)).toBe(92);
+    // A setting that is no whole number >= 1 is a configuration error, not a silent default.
+    expect((await sendWith({ SEND_BURST_LIMIT: "0" }, alice, { receiver_id: bob, content: "x" })).status).toBe(500);
+  });
+
+  it("racing sends never pass the limit: 40 at once give exactly 30 messages and 30 charges", async () => {
+    const { alice, bob } = await pair(100);
+    const statuses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        as(alice)
+          .post(SEND, { receiver_id: bob, content: `race ${i}` })
+          .then((r) => r.status),
+      ),
+    );
+    expect(statuses.filter((s) => s === 201)).toHaveLength(30);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(10);
+    expect(await count("SELECT 1 FROM messages WHERE sender_id = ?", alice)).toBe(30);
+    expect(await balanceOf(alice)).toBe(70);
+    expect(await count("SELECT 1 FROM credit_transactions WHERE user_id = ? AND kind = 'message'", alice)).toBe(30);
+    expect(await conversationOf(alice, bob)).toMatchObject({ last_seq: 30 });
+  });
+
+  it("counts messages sent, not refused attempts: sends refused for credits leave the limit untouched", async () => {
+    const { alice, bob } = await pair(0);
+    for (let i = 0; i < 35; i++) expect((await as(alice).post(SEND, { receiver_id: bob, content: `broke ${i}` })).status).toBe(402);
+    await seedCredits(alice, 1);
+    expect((await as(alice).post(SEND, { receiver_id: bob, content: "funded" })).status).toBe(201);
   });
 
   it("with MESSAGE_COST=0 messages are free: no balance needed, no ledger row", async () => {

@@ -11,15 +11,21 @@ const FULL_SCAN = /^SCAN (messages|blocks|unmatches|suspensions|reports|conversa
 const noFullScan = (plan: string[]) => expect(plan.filter((d) => FULL_SCAN.test(d))).toEqual([]);
 
 describe("safety queries use indexes (EXPLAIN QUERY PLAN)", () => {
-  it("the send's guard: one primary-key lookup per rule", async () => {
+  it("the send's guard: one primary-key lookup per rule, and a range of the sender's index per send limit", async () => {
     const statement = sendGuardQuery({
       senderId: "s",
       receiverId: "r",
       now: "2026-01-01T00:00:00.000Z",
+      rate: { burst: 30, burstSince: "2025-12-31T23:59:50.000Z", minute: 60, minuteSince: "2025-12-31T23:59:00.000Z" },
       firstContact: { limit: 3, restricted: false },
     });
     const plan = await planOf({ toSQL: () => statement });
     const text = plan.join("\n");
+    // Both windows: index only (COVERING), bounded by sender and time, never the message rows.
+    const ofMessages = plan.filter((d) => /\bmessages\b/.test(d));
+    expect(ofMessages.length).toBeGreaterThanOrEqual(2);
+    for (const d of ofMessages)
+      expect(d).toMatch(/^SEARCH messages USING COVERING INDEX messages_sender_created_idx \(sender_id=\? AND created_at>\?\)$/);
     expect(text).toMatch(/SEARCH suspensions USING INDEX sqlite_autoindex_suspensions_1 \(user_id=\?\)/);
     expect(text).toMatch(/SEARCH unmatches USING (COVERING )?INDEX sqlite_autoindex_unmatches_1 \(user_id=\? AND partner_id=\?\)/);
     expect(text).toMatch(/SEARCH blocks USING (COVERING )?INDEX sqlite_autoindex_blocks_1 \(blocker_id=\? AND blocked_id=\?\)/);

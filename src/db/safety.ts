@@ -19,11 +19,15 @@ import {
   unmatches,
 } from "./schema";
 
-/** What the send's guard needs to know; `firstContact` is absent when the rule is off. */
+/**
+ * What the send's guard needs to know: the send limits (at most `burst` messages since `burstSince`,
+ * `minute` since `minuteSince`); `firstContact` is absent when the rule is off.
+ */
 export type SendGuard = {
   senderId: string;
   receiverId: string;
   now: string;
+  rate: { burst: number; burstSince: string; minute: number; minuteSince: string };
   firstContact?: { limit: number; restricted: boolean };
 };
 
@@ -38,12 +42,19 @@ export const blocking = (blocker: SQLWrapper | string, blocked: SQLWrapper | str
 const unmatched = (userId: SQLWrapper | string, partnerId: SQLWrapper | string) =>
   sql`EXISTS (SELECT 1 FROM ${unmatches} WHERE ${unmatches.userId} = ${userId} AND ${unmatches.partnerId} = ${partnerId})`;
 
+/**
+ * SQL true when `userId` sent more than `cap` messages after `since`, the one this batch just inserted
+ * included: one range of `messages_sender_created_idx`, read no further than cap + 1 entries.
+ */
+const sentMoreThan = (userId: SQLWrapper, since: SQLWrapper, cap: SQLWrapper) =>
+  sql`(SELECT count(*) FROM (SELECT 1 FROM ${messages} WHERE ${messages.senderId} = ${userId} AND ${messages.createdAt} > ${since} LIMIT ${cap} + 1)) > ${cap}`;
+
 const sentBy = (userId: SQLWrapper | string, partnerId: SQLWrapper | string) =>
   sql`coalesce((SELECT ${conversationMembers.sentCount} FROM ${conversationMembers} WHERE ${conversationMembers.userId} = ${userId} AND ${conversationMembers.partnerId} = ${partnerId}), 0)`;
 
 /**
- * The first reason that refuses this send, as one CASE of primary-key lookups, in this order:
- * the sender is suspended; the pair is unmatched; the sender blocks the receiver; the receiver
+ * The first reason that refuses this send, as one CASE of index lookups, in this order: the send
+ * limits (a burst, then the minute: the sender's own messages, so they reveal nothing); the sender is suspended; the pair is unmatched; the sender blocks the receiver; the receiver
  * blocks the sender; first contact (the receiver never wrote back, and this message is not plain
  * text or the sender already sent `limit`). Suspension comes first so a suspended user cannot probe
  * who blocked them; the sender's own block before the receiver's so it never reveals the other's.
@@ -53,7 +64,9 @@ function firstRefusal(withFirstContact: boolean): SQL {
   const firstContact = withFirstContact
     ? sql` WHEN ${sentBy(r, s)} = 0 THEN CASE WHEN ${sql.placeholder("restricted")} = 1 THEN 'first_contact_content' WHEN ${sentBy(s, r)} >= ${sql.placeholder("limit")} THEN 'first_contact_limit' END`
     : sql``;
-  return sql`CASE WHEN ${suspendedNow(s, now)} THEN 'suspended' WHEN ${unmatched(s, r)} THEN 'unmatched' WHEN ${blocking(s, r)} THEN 'blocking' WHEN ${blocking(r, s)} THEN 'blocked'${firstContact} END`;
+  const P = sql.placeholder;
+  const rate = sql`WHEN ${sentMoreThan(s, P("burstSince"), P("burst"))} THEN 'rate_burst' WHEN ${sentMoreThan(s, P("minuteSince"), P("minute"))} THEN 'rate_minute'`;
+  return sql`CASE ${rate} WHEN ${suspendedNow(s, now)} THEN 'suspended' WHEN ${unmatched(s, r)} THEN 'unmatched' WHEN ${blocking(s, r)} THEN 'blocking' WHEN ${blocking(r, s)} THEN 'blocked'${firstContact} END`;
 }
 
 /** The guard in its two shapes (the first-contact rule off or on), built once per isolate. */
@@ -79,6 +92,7 @@ export const sendGuardQuery = (g: SendGuard) =>
     senderId: g.senderId,
     receiverId: g.receiverId,
     now: g.now,
+    ...g.rate,
     restricted: g.firstContact?.restricted ? 1 : 0,
     limit: g.firstContact?.limit ?? 0,
   });

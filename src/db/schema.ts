@@ -385,7 +385,16 @@ export const suspensions = sqliteTable("suspensions", {
  * Stays empty, like attachment_claim_guard. The send batch's safety guard inserts the first reason
  * that applies; its named CHECK fails the whole batch, and the name says why (db/constraints.ts).
  */
-export const SEND_REFUSALS = ["suspended", "unmatched", "blocking", "blocked", "first_contact_limit", "first_contact_content"] as const;
+export const SEND_REFUSALS = [
+  "rate_burst",
+  "rate_minute",
+  "suspended",
+  "unmatched",
+  "blocking",
+  "blocked",
+  "first_contact_limit",
+  "first_contact_content",
+] as const;
 export const sendRefusals = sqliteTable("send_refusals", { reason: text("reason", { enum: SEND_REFUSALS }).notNull() }, () =>
   SEND_REFUSALS.map((r) => check(`send_refused_${r}`, sql.raw(`reason <> '${r}'`))),
 );

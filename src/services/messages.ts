@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { messageCostOf, SEND_BURST_PERIOD_SECONDS, SEND_MINUTE_PERIOD_SECONDS } from "../config";
+import { messageCostOf } from "../config";
 import type { Db } from "../db/client";
 import {
   type ConversationRow,
@@ -29,23 +29,6 @@ export type Page = { limit: number; skip: number; before?: string };
 const notYourself = (field: string, what: string) =>
   new AppError("validation_failed", `You cannot ${what} yourself`, { [field]: [`must not be your own user id`] });
 
-/** Per-user send limits (bursts and per minute), checked before anything is written or charged. */
-async function enforceSendRate(env: Env, userId: string): Promise<void> {
-  const [burst, minute] = await Promise.all([
-    env.SEND_BURST_LIMITER.limit({ key: userId }),
-    env.SEND_MINUTE_LIMITER.limit({ key: userId }),
-  ]);
-  const retryAfter = !burst.success ? SEND_BURST_PERIOD_SECONDS : !minute.success ? SEND_MINUTE_PERIOD_SECONDS : 0;
-  if (retryAfter) {
-    throw new AppError(
-      "rate_limited",
-      "Too many messages; slow down",
-      { retry_after_seconds: retryAfter },
-      { "Retry-After": String(retryAfter) },
-    );
-  }
-}
-
 /**
  * A send whose `client_message_id` is already taken: a true retry gets the original (200, no charge);
  * the same id with another receiver or content is a client bug that must not swallow a new message.
@@ -72,14 +55,6 @@ export async function sendMessage(
   body: SendMessageBody,
 ): Promise<{ message: MessageRow; replayed: boolean }> {
   if (body.receiver_id === senderId) throw notYourself("receiver_id", "send a message to");
-  try {
-    await enforceSendRate(env, senderId);
-  } catch (err) {
-    // A retry of a message already stored writes nothing: it gets its original (200) even at the limit.
-    const original = body.client_message_id ? await findByClientId(db, senderId, body.client_message_id) : undefined;
-    if (original) return replayOf(original, body);
-    throw err;
-  }
   const cost = messageCostOf(env);
   const now = nowIso();
   const attached = await resolveAttachments(db, senderId, body.message_type, body.attachments, now);

@@ -5,6 +5,7 @@
  */
 
 import { z } from "@hono/zod-openapi";
+import { SEND_BURST_PERIOD_SECONDS, SEND_MINUTE_PERIOD_SECONDS, sendLimitsOf } from "../config";
 import type { Db } from "../db/client";
 import {
   blockPageQuery,
@@ -54,7 +55,19 @@ export function sendGuardFor(
   now: string,
 ): SendGuard {
   const limit = firstContactLimitOf(env);
-  const guard: SendGuard = { senderId, receiverId: m.receiverId, now };
+  const { burst, minute } = sendLimitsOf(env);
+  const at = Date.parse(now);
+  const guard: SendGuard = {
+    senderId,
+    receiverId: m.receiverId,
+    now,
+    rate: {
+      burst,
+      burstSince: new Date(at - SEND_BURST_PERIOD_SECONDS * 1000).toISOString(),
+      minute,
+      minuteSince: new Date(at - SEND_MINUTE_PERIOD_SECONDS * 1000).toISOString(),
+    },
+  };
   if (limit > 0) {
     const restricted = m.messageType !== "text" || m.attachmentCount > 0 || findContactDetails(m.content) !== null;
     guard.firstContact = { limit, restricted };
@@ -67,6 +80,17 @@ const unreachable = () => notFound("This user cannot be reached");
 /** The answer to a refused send. None of them is ever charged (the batch that would have charged failed whole). */
 export function refusalError(reason: SendRefusal, env: Env): AppError {
   switch (reason) {
+    case "rate_burst":
+    case "rate_minute": {
+      // A sliding window: after a whole period every message it counted has left it.
+      const retryAfter = reason === "rate_burst" ? SEND_BURST_PERIOD_SECONDS : SEND_MINUTE_PERIOD_SECONDS;
+      return new AppError(
+        "rate_limited",
+        "Too many messages; slow down",
+        { retry_after_seconds: retryAfter },
+        { "Retry-After": String(retryAfter) },
+      );
+    }
     case "suspended":
       return new AppError("forbidden", "Your account is suspended: you can read, but not send messages", { reason: "suspended" });
     case "unmatched":

@@ -67,7 +67,8 @@ export const secrets = {
 function pairlyOptions(w: PairlyWorker): V4WorkerOptions {
   // Secrets the way wrangler reads them from the environment (and no warning that they are missing).
   Object.assign(process.env, secrets);
-  const toml = unstable_getMiniflareWorkerOptions(join(ROOT, "wrangler.toml")).workerOptions as V4WorkerOptions;
+  // Each build with its own wrangler.toml: builds of different commits may bind different things.
+  const toml = unstable_getMiniflareWorkerOptions(join(w.root ?? ROOT, "wrangler.toml")).workerOptions as V4WorkerOptions;
   return {
     name: w.name,
     modules: true,
