@@ -447,27 +447,56 @@ describe("failures of our own parts", () => {
 });
 
 describe("receivers without push devices cost no job", () => {
-  it("once a job found no subscription, the inbox knows and later offline messages queue nothing; subscribing queues again", async () => {
+  it("a receiver without a device gets no job, from the first offline message on; subscribing queues again", async () => {
     const alice = newUser("alice");
     const bob = newUser("bob");
     await seedCredits(alice, 50);
     const held = heldQueue();
     const testEnv = envWith(held);
 
-    await sendVia(testEnv, alice, bob, "first");
-    const first = await consume(testEnv, held.take("notify")); // finds no subscription: tells bob's inbox "none"
-    expect(first.acked).toEqual(first.ids);
-    expect(held.held).toEqual([]);
-
+    await sendVia(testEnv, alice, bob, "first"); // bob's inbox reads D1 once: no subscription
     await sendVia(testEnv, alice, bob, "second");
-    await sendVia(testEnv, alice, bob, "third");
     expect(held.held).toEqual([]); // no job at all while bob has no device
 
     const device = await subscribed(bob); // tells the inbox "some"
-    const sent = await sendVia(testEnv, alice, bob, "fourth");
+    const sent = await sendVia(testEnv, alice, bob, "third");
     expect(held.held.map((h) => h.body)).toEqual([expect.objectContaining({ kind: "notify", receiverId: bob, seq: sent.seq })]);
     await drain(testEnv, held);
     expect(await device.received()).toHaveLength(1);
+  });
+
+  it("a subscription stored while the inbox knew nothing is found by its first read", async () => {
+    const alice = newUser("alice");
+    const bob = newUser("bob");
+    await seedCredits(alice, 50);
+    // Stored straight into D1, so no "some" reaches the inbox: only its own read can find the device.
+    const device = await subscribed(bob);
+    await env.INBOX.getByName(bob).pushDevicesKnown("unknown", Date.now());
+    const held = heldQueue();
+    const testEnv = envWith(held);
+    const sent = await sendVia(testEnv, alice, bob, "hello");
+    expect(held.held.map((h) => h.body)).toEqual([expect.objectContaining({ kind: "notify", receiverId: bob, seq: sent.seq })]);
+    await drain(testEnv, held);
+    expect(await device.received()).toHaveLength(1);
+  });
+
+  it("once a job found no subscription, the inbox knows and later offline messages queue nothing", async () => {
+    const alice = newUser("alice");
+    const bob = newUser("bob");
+    await seedCredits(alice, 50);
+    const device = await subscribed(bob);
+    const held = heldQueue();
+    const testEnv = envWith(held);
+    await sendVia(testEnv, alice, bob, "first");
+    const job = held.take("notify");
+    expect(job).toHaveLength(1);
+    // The device goes away without an unsubscribe reaching the inbox (say, the row expired).
+    await env.DB.prepare("DELETE FROM push_subscriptions WHERE user_id = ?").bind(bob).run();
+    const first = await consume(testEnv, job); // finds no subscription: tells bob's inbox "none"
+    expect(first.acked).toEqual(first.ids);
+    await sendVia(testEnv, alice, bob, "second");
+    expect(held.held).toEqual([]);
+    expect(await device.received()).toHaveLength(0);
   });
 
   it("an empty read older than a subscription never turns the receiver's pushes off", async () => {
@@ -477,20 +506,25 @@ describe("receivers without push devices cost no job", () => {
     await subscribed(bob); // "some", as of now
     await inbox.pushDevicesKnown("none", before); // a consumer's read from before the subscription, arriving late
     const m = { id: "msg_x", conversationId: conversationIdOf("someone", bob), seq: 1, senderId: "someone", receiverId: bob };
-    expect(await inbox.newMessage(m as never)).toEqual({ delivered: false, mayPush: true });
+    expect(await inbox.newMessage(m as never, true)).toEqual({ delivered: false, mayPush: true });
   });
 
-  it("removing a subscription makes it unknown again, so the next offline message checks", async () => {
+  it("removing a subscription makes it unknown again, so the next offline message checks D1", async () => {
     const alice = newUser("alice");
     const bob = newUser("bob");
     await seedCredits(alice, 50);
-    const device = await subscribed(bob);
+    const phone = await subscribed(bob);
+    const laptop = await subscribed(bob);
     const held = heldQueue();
     const testEnv = envWith(held);
     await env.INBOX.getByName(bob).pushDevicesKnown("none", Date.now() - 1); // stale, and older than what follows
-    const removed = await call("DELETE", "/api/v2/push/subscriptions", { token: await tokenFor(bob), body: { endpoint: device.endpoint } });
-    expect(await removed.json()).toEqual({ endpoint: device.endpoint, removed: true });
-    await sendVia(testEnv, alice, bob, "after unsubscribing");
+    const unsubscribe = (endpoint: string) =>
+      tokenFor(bob).then((token) => call("DELETE", "/api/v2/push/subscriptions", { token, body: { endpoint } }));
+    expect(await (await unsubscribe(phone.endpoint)).json()).toEqual({ endpoint: phone.endpoint, removed: true });
+    await sendVia(testEnv, alice, bob, "after unsubscribing one"); // the laptop is still there
     expect(held.take("notify")).toHaveLength(1);
+    expect(await (await unsubscribe(laptop.endpoint)).json()).toEqual({ endpoint: laptop.endpoint, removed: true });
+    await sendVia(testEnv, alice, bob, "after unsubscribing both"); // none left: no job
+    expect(held.held).toEqual([]);
   });
 });

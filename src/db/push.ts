@@ -68,6 +68,11 @@ export const activeSubscriptionsQuery = (db: Db, userId: string, now: string) =>
     .from(pushSubscriptions)
     .where(and(eq(pushSubscriptions.userId, userId), or(isNull(pushSubscriptions.expiresAt), gt(pushSubscriptions.expiresAt, now))));
 
+/** Whether the user has a subscription that may still take a push (one range of the user's index, one row). */
+export async function hasActiveSubscription(db: Db, userId: string, now: string): Promise<boolean> {
+  return (await activeSubscriptionsQuery(db, userId, now).limit(1)).length > 0;
+}
+
 /** One subscription for one delivery, only while it still belongs to the job's receiver. */
 export const subscriptionQuery = (db: Db, id: string, userId: string) =>
   db

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { dbOf } from "../db/client";
 import { inboxSyncQuery, unreadCount } from "../db/messages";
+import { hasActiveSubscription } from "../db/push";
 import { isSuspended } from "../db/safety";
 import type { MessageRow } from "../db/schema";
 import { participantsOf } from "../lib/ids";
@@ -156,15 +157,38 @@ export class Inbox extends DurableObject<Env> {
     for (const s of this.sockets()) sendEvent(s, { type: "unread", unread_count: count });
   }
 
-  /** RPC: a message was committed in one of this user's conversations. True when a live socket got it. */
-  async newMessage(m: MessageRow): Promise<NewMessageOutcome> {
+  /**
+   * RPC: a message was committed in one of this user's conversations. True when a live socket got it;
+   * for the receiver's inbox (`asReceiver`) without one, also whether a push may be worth queueing.
+   */
+  async newMessage(m: MessageRow, asReceiver = false): Promise<NewMessageOutcome> {
     const sockets = this.sockets();
-    if (sockets.length === 0) return { delivered: false, mayPush: this.getMeta("push_devices") !== "none" };
+    if (sockets.length === 0) return { delivered: false, mayPush: asReceiver && (await this.mayPush(m.receiverId)) };
     const owner = metaOf(sockets[0] as WebSocket).userId;
     if (!this.visible(m, owner)) return { delivered: true, mayPush: false }; // the user shut this partner out
     for (const ws of sockets) sendEvent(ws, toEventView("message.new", m, owner));
     if (m.receiverId === owner) await this.refreshUnread();
     return { delivered: true, mayPush: false };
+  }
+
+  /**
+   * Whether the user may have a device to push to. Unknown (a new inbox, or a subscription removed)
+   * is read from D1 once, here, so even a receiver's first offline message queues no job when they
+   * have no device; the answer is kept like any other (an older read never overwrites a newer fact).
+   * A failed read errs towards a push: a spare job costs less than a missed notification.
+   */
+  private async mayPush(userId: string): Promise<boolean> {
+    const known = this.getMeta("push_devices");
+    if (known === "none" || known === "some") return known === "some";
+    const asOf = Date.now();
+    try {
+      const has = await hasActiveSubscription(dbOf(this.env.DB), userId, new Date(asOf).toISOString());
+      await this.pushDevicesKnown(has ? "some" : "none", asOf);
+      return has;
+    } catch (err) {
+      logError("inbox.push_devices_read_failed", err, {});
+      return true;
+    }
   }
 
   /**

@@ -65,13 +65,14 @@ export async function announcementsSettled(): Promise<void> {
  * A new message: its room, and both participants' inboxes (the sender's other devices, the receiver's
  * count). When neither the room nor the inbox had a live socket of the receiver (or could not say),
  * a push job is queued, unless the inbox knows the receiver has no push subscription: the objects know
- * who is connected and who can be pushed, so this costs no D1 read.
+ * who is connected and who can be pushed (an inbox reads it from D1 once, then keeps it), so the
+ * send path costs no D1 read and a receiver without a device no job.
  */
 export async function publishNewMessage(env: Env, m: MessageRow): Promise<void> {
   const [room, receiverInbox] = await settle(
     [
       roomOf(env, m.conversationId).publish(m.conversationId, [{ type: "message.new", message: m }]),
-      inboxOf(env, m.receiverId).newMessage(m),
+      inboxOf(env, m.receiverId).newMessage(m, true),
       inboxOf(env, m.senderId).newMessage(m),
     ],
     "message.new",
