@@ -9,6 +9,7 @@ import { SignJWT } from "jose";
 import { dbOf } from "../src/db/client";
 import { grantStatements } from "../src/db/credits";
 import { conversationIdOf, newId } from "../src/lib/ids";
+import { announcementsSettled } from "../src/services/realtime";
 import { catchUpSearchIndex } from "../src/services/search-index";
 
 export const db = dbOf(env.DB);
@@ -103,6 +104,8 @@ export async function count(sql: string, ...params: unknown[]): Promise<number> 
 export async function send(from: string, to: string, content = "hello", extra: Record<string, unknown> = {}) {
   const res = await as(from).post("/api/v2/messages/send", { receiver_id: to, content, ...extra });
   if (res.status !== 201) throw new Error(`send failed: ${res.status} ${await res.text()}`);
+  // Its fan-out runs in the background: a socket opened after this must not see it live.
+  await announcementsSettled();
   return json(res);
 }
 

@@ -45,13 +45,18 @@ export async function publish(env: Env, events: RoomEvent[], unreadChangedFor: I
  * A new message, announced in the background: the sender's answer waits for the D1 commit only, not
  * for the room and the inboxes. Order does not depend on it: the room sends new messages in seq order
  * and fills a gap from D1 (a notification overtaken by a later one, or lost), so nothing is reordered,
- * lost or sent twice.
+ * lost or sent twice. It starts on the next turn of the event loop: building three RPCs takes about
+ * 0.4 ms of the one thread, which would otherwise come before the sender's response is written.
  */
 export function announceNewMessage(env: Env, m: MessageRow): void {
-  const work: Promise<void> = publishNewMessage(env, m).finally(() => announcing.delete(work));
+  const work: Promise<void> = nextTurn()
+    .then(() => publishNewMessage(env, m))
+    .finally(() => announcing.delete(work));
   announcing.add(work);
   waitUntil(work);
 }
+
+const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /** Announcements under way in this isolate. */
 const announcing = new Set<Promise<void>>();
