@@ -6,7 +6,10 @@
  * the idle period constructs again exactly the ones the runtime evicted while their sockets stayed
  * open. Then a message in 50 of them must still arrive. Prints the figure as JSON on stdout.
  *
- *   node test/bench/idle.ts --script <built index.js> --dir <tmp> --port 8795 --seconds 30
+ * With `--bare <baseline bundle>` the same sockets go to the bench-only DO chat instead (the in-run
+ * baseline: what 1 000 hibernating sockets in 500 SQLite-backed objects cost this workerd at all).
+ *
+ *   node test/bench/idle.ts --script <built index.js> --dir <tmp> --port 8795 --seconds 30 [--bare <baseline.js>]
  */
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -17,11 +20,62 @@ import { startServer, workerdRssMb } from "./server.ts";
 import { Arrivals, inBatches } from "./sockets.ts";
 
 const { values } = parseArgs({
-  options: { script: { type: "string" }, dir: { type: "string" }, port: { type: "string" }, seconds: { type: "string" } },
+  options: {
+    script: { type: "string" },
+    dir: { type: "string" },
+    port: { type: "string" },
+    seconds: { type: "string" },
+    bare: { type: "string" },
+  },
 });
 const CONVERSATIONS = Number(process.env.BENCH_IDLE_CONVERSATIONS ?? 500);
 const seconds = Number(values.seconds);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+if (values.bare) {
+  console.log(JSON.stringify(await bareChat(values.bare)));
+  process.exit(0);
+}
+
+/** The DO chat baseline: both sides of CONVERSATIONS chats (one message each), idle as long. */
+async function bareChat(script: string): Promise<Figure> {
+  const bare = await startServer({
+    pairly: [],
+    baseline: { script, port: Number(values.port) },
+    persist: join(values.dir ?? "", "idle-bare"),
+  });
+  try {
+    const url = bare.url("baseline");
+    const post = (path: string, body?: unknown) =>
+      fetch(`${url}${path}`, { method: "POST", body: body === undefined ? undefined : JSON.stringify(body) }).then((r) => r.arrayBuffer());
+    await post("/setup");
+    await post("/chat/warm", { sender: "w", content: "warm" });
+    await sleep(1000);
+    const empty = workerdRssMb();
+    const arrivals = new Arrivals();
+    const chats = Array.from({ length: CONVERSATIONS }, (_, i) => `idle${i}`);
+    await inBatches(chats, 25, async (chat) => {
+      await post(`/chat/${chat}`, { sender: "a", content: "hello" });
+      for (const user of ["a", "b"]) await arrivals.open(`${url.replace("http", "ws")}/chat/${chat}/ws`, user);
+    });
+    await sleep(seconds * 1000);
+    const idle = workerdRssMb();
+    const disconnects = arrivals.unexpectedCloses;
+    await arrivals.closeAll();
+    return {
+      name: "bare_idle_sockets_rss_mb",
+      value: idle - empty,
+      unit: "MB",
+      inputs: [
+        { name: "bare_rss_mb_idle", value: idle, unit: "MB" },
+        { name: "bare_rss_mb_empty", value: empty, unit: "MB" },
+      ],
+      note: `the bare DO chat: ${chats.length * 2} sockets in ${chats.length} objects, ${seconds} s idle; ${disconnects} disconnects`,
+    };
+  } finally {
+    await bare.dispose();
+  }
+}
 
 const server = await startServer({
   pairly: [{ name: "pairly", script: values.script ?? "", port: Number(values.port) }],

@@ -481,24 +481,22 @@ async function main(): Promise<void> {
       await server.dispose();
     }
     if (wanted("idle")) {
-      log(`\nIdle sockets: 1 000 conversation sockets, ${SIZE.idleSeconds} s idle, in a workerd of their own`);
-      const child = spawnSync(
-        process.execPath,
-        [
-          join(ROOT, "test/bench/idle.ts"),
-          "--script",
-          script,
-          "--dir",
-          dir,
-          "--port",
-          String(PORTS.pairly),
-          "--seconds",
-          String(SIZE.idleSeconds),
-        ],
-        { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
+      log(
+        `\nIdle sockets: 1 000 conversation sockets, ${SIZE.idleSeconds} s idle, in a workerd of their own (then the bare DO chat, likewise)`,
       );
-      if (child.status !== 0) throw new Error(`idle scenario failed (exit ${child.status})`);
-      figure(JSON.parse(child.stdout.trim().split("\n").at(-1) ?? "") as Figure);
+      const idleRun = (...extra: string[]) => {
+        const args = ["--script", script, "--dir", dir, "--port", String(PORTS.pairly), "--seconds", String(SIZE.idleSeconds), ...extra];
+        const child = spawnSync(process.execPath, [join(ROOT, "test/bench/idle.ts"), ...args], {
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "inherit"],
+        });
+        if (child.status !== 0) throw new Error(`idle scenario failed (exit ${child.status})`);
+        return JSON.parse(child.stdout.trim().split("\n").at(-1) ?? "") as Figure;
+      };
+      const pairlyIdle = idleRun();
+      const bareIdle = idleRun("--bare", baselineScript);
+      figure({ ...pairlyIdle, note: `${pairlyIdle.note}; the bare DO chat with the same sockets: +${Math.round(bareIdle.value)} MB` });
+      figure(bareIdle);
     }
     const date = new Date().toISOString().slice(0, 10);
     printTable(
