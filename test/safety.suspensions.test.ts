@@ -1,9 +1,8 @@
 /**
  * Suspensions (issue 11): reads work, sends are refused inside the send's batch (never charged), and
- * every socket of the user closes at once: the inbox's presence registry names the rooms to close,
- * and a socket that raced the suspension is closed by its room when it reports in.
+ * every socket of the user closes at once: D1's `room_visits` names the rooms to close, and a socket
+ * that raced the suspension is closed by its room when it records its visit.
  */
-import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { TRUSTED } from "../src/durable-objects/sockets";
@@ -14,13 +13,12 @@ import { connect, openSocket, roomStub } from "./sockets";
 
 const FINAL_4403 = { type: "error", code: "forbidden", message: "account suspended", close_code: 4403 };
 
-const inboxRooms = (userId: string) =>
-  runInDurableObject(env.INBOX.getByName(userId), async (_: unknown, state: DurableObjectState) =>
-    state.storage.sql
-      .exec<{ conversation_id: string }>("SELECT conversation_id FROM rooms ORDER BY conversation_id")
-      .toArray()
-      .map((r) => r.conversation_id),
-  );
+const visitedRooms = async (userId: string) =>
+  (
+    await env.DB.prepare("SELECT conversation_id FROM room_visits WHERE user_id = ? ORDER BY conversation_id")
+      .bind(userId)
+      .all<{ conversation_id: string }>()
+  ).results.map((r) => r.conversation_id);
 
 describe("a suspended user", () => {
   it("still authenticates and reads, but every send answers 403 (reason suspended), uncharged; a retry of a stored send still answers 200", async () => {
@@ -64,12 +62,13 @@ describe("a suspended user", () => {
       openSocket(a),
       openSocket(b, { partner: a }),
     ]);
-    // The registry holds the rooms with a socket of a's, not every conversation a ever had.
+    // Every room a opened is recorded once, also one whose socket has gone (its room has nothing to close).
     const gone = await openSocket(a, { partner: d });
     gone.close();
     await gone.closedBy();
-    await partnerB.drain(); // the room has handled d's close before we look
-    expect(await inboxRooms(a)).toEqual([conversationIdOf(a, b), conversationIdOf(a, c)].sort());
+    expect(await visitedRooms(a)).toEqual([conversationIdOf(a, b), conversationIdOf(a, c), conversationIdOf(a, d)].sort());
+    expect(await visitedRooms(b)).toEqual([conversationIdOf(a, b)]);
+    await partnerB.drain(); // a's presence so far
 
     await suspendAs(mod, a);
     for (const s of [withB, withBLaptop, withC, inbox]) expect(await s.closedBy()).toEqual({ code: 4403, reason: "account suspended" });
@@ -90,23 +89,29 @@ describe("a suspended user", () => {
     partnerB.close();
   });
 
-  it("a socket that passed the Worker's check before the suspension committed is closed by its room (the registry answers suspended)", async () => {
+  it("a socket that passed the Worker's check before the suspension committed is closed by its room (its visit's batch sees the suspension)", async () => {
     const mod = await createAdmin("moderator");
     const [a, b] = [newUser("a"), newUser("b")];
+    const visited = await openSocket(a, { partner: b }); // a's visit is on record already
     await suspendAs(mod, a);
-    // The upgrade as the Worker forwards it, as if its D1 read had run before the suspension's commit.
-    const headers = new Headers({
-      Upgrade: "websocket",
-      [TRUSTED.user]: a,
-      [TRUSTED.scope]: conversationIdOf(a, b),
-      [TRUSTED.expires]: String(Date.now() + 60_000),
-    });
-    const res = await roomStub(a, b).fetch("https://do.internal/connect", { headers });
-    expect(res.status).toBe(101);
-    const ws = res.webSocket as WebSocket;
-    const closed = new Promise<number>((resolve) => ws.addEventListener("close", (e) => resolve(e.code)));
-    ws.accept();
-    expect(await closed).toBe(4403);
+    expect(await visited.closedBy()).toMatchObject({ code: 4403 });
+    // The upgrade as the Worker forwards it, as if its D1 read had run before the suspension's commit,
+    // from two devices: the visit on record is written once, and every join still reads the suspension.
+    for (const device of ["phone", "laptop"]) {
+      const headers = new Headers({
+        Upgrade: "websocket",
+        [TRUSTED.user]: a,
+        [TRUSTED.scope]: conversationIdOf(a, b),
+        [TRUSTED.expires]: String(Date.now() + 60_000),
+      });
+      const res = await roomStub(a, b).fetch("https://do.internal/connect", { headers });
+      expect(res.status, device).toBe(101);
+      const ws = res.webSocket as WebSocket;
+      const closed = new Promise<number>((resolve) => ws.addEventListener("close", (e) => resolve(e.code)));
+      ws.accept();
+      expect(await closed, device).toBe(4403);
+    }
+    expect(await count("SELECT 1 FROM room_visits WHERE user_id = ?", a)).toBe(1);
   });
 
   it("an inbox whose unsuspension notification was lost lets the user in again: it confirms the suspension with D1 first", async () => {

@@ -3,7 +3,7 @@
  * batch (composed by db/messages.ts from services/safety.ts), so no race lets a message past a
  * block, an unmatch or a suspension that committed before it.
  */
-import { and, desc, eq, lte, type SQL, type SQLWrapper, sql } from "drizzle-orm";
+import { and, desc, eq, gt, lte, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import type { Constraint } from "./constraints";
 import { filled, prepareOnce } from "./prepared";
@@ -12,6 +12,7 @@ import {
   conversationMembers,
   messages,
   pushState,
+  roomVisits,
   SEND_REFUSALS,
   type SendRefusal,
   sendRefusals,
@@ -123,6 +124,27 @@ export async function pairState(db: Db, userId: string, partnerId: string, now: 
     .get();
   return { blocks: !!row?.blocks, blockedBy: !!row?.blockedBy, unmatched: !!row?.unmatched, suspended: !!row?.suspended };
 }
+
+/**
+ * A join of `userId`'s socket to a conversation room: records the visit (once per user and room; later
+ * joins change nothing) and reads, in the same transaction, whether the user is suspended now.
+ */
+export async function recordRoomVisit(db: Db, userId: string, conversationId: string, now: string): Promise<{ suspended: boolean }> {
+  const [, rows] = await db.batch([
+    db.insert(roomVisits).values({ userId, conversationId, firstAt: now }).onConflictDoNothing(),
+    db.select({ s: sql<number>`${suspendedNow(userId, now)}` }).from(sql`(SELECT 1)`),
+  ]);
+  return { suspended: !!rows[0]?.s };
+}
+
+/** The rooms `userId` ever opened, a page at a time in primary-key order (after `after`). */
+export const roomVisitsQuery = (db: Db, userId: string, after: string, limit: number) =>
+  db
+    .select({ conversationId: roomVisits.conversationId })
+    .from(roomVisits)
+    .where(and(eq(roomVisits.userId, userId), gt(roomVisits.conversationId, after)))
+    .orderBy(roomVisits.conversationId)
+    .limit(limit);
 
 export async function isSuspended(db: Db, userId: string, now: string): Promise<boolean> {
   const row = await db

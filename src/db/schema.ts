@@ -99,6 +99,22 @@ export const conversationMembers = sqliteTable(
   ],
 );
 
+/**
+ * Each conversation room a user ever opened a socket in, written once per user and room by the room's
+ * join (in the D1 batch that also reads whether the user is suspended). A suspension closes the user's
+ * sockets in exactly these rooms: a join that committed before the suspension is in the list the
+ * suspension reads after its own commit, and one that commits after it sees the suspension.
+ */
+export const roomVisits = sqliteTable(
+  "room_visits",
+  {
+    userId: text("user_id").notNull(),
+    conversationId: text("conversation_id").notNull(),
+    firstAt: text("first_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.conversationId] })],
+);
+
 export const messages = sqliteTable(
   "messages",
   {

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { dbOf } from "../db/client";
 import { changedSince, createdAtUpTo, lastSeqOf, messagesAfter, messagesByIds } from "../db/messages";
-import { pairState } from "../db/safety";
+import { pairState, recordRoomVisit } from "../db/safety";
 import type { MessageRow } from "../db/schema";
 import { participantsOf } from "../lib/ids";
 import { logError } from "../lib/log";
@@ -161,22 +161,25 @@ export class ConversationRoom extends DurableObject<Env> {
     return this.closed();
   }
 
-  /** RPC from a user's inbox (a suspension): their sockets here close at once with 4403. */
+  /** RPC from a user's inbox (a suspension, for every room the user visited): their sockets here close at once with 4403. */
   async closeUser(conversationId: string, userId: string): Promise<void> {
     this.remember(conversationId);
     for (const ws of this.ctx.getWebSockets()) if (metaOf(ws).userId === userId) closeForGood(ws, CLOSE_SUSPENDED);
   }
 
-  /** Tells the user's inbox (the presence registry) how many sockets they hold here now; answers whether they are suspended. */
-  private async reportPresence(userId: string, sockets: number): Promise<{ suspended: boolean }> {
-    const seq = Number(this.getMeta(`presence_seq:${userId}`) ?? 0) + 1;
-    this.setMeta(`presence_seq:${userId}`, seq);
+  /**
+   * Records in D1 that this user opened a socket here and reads, in the same batch, whether they are
+   * suspended. A suspension commits first and then closes the user's sockets in every room recorded
+   * for them, so a join either is in that list (its socket is already accepted when the record
+   * commits) or sees the suspension here. Fails closed: without the answer the socket does not stay.
+   */
+  private async recordVisit(userId: string): Promise<"ok" | "suspended" | "failed"> {
     try {
-      return await inboxOf(this.env, userId).roomPresence(this.conversationId, userId, seq, sockets);
+      const { suspended } = await recordRoomVisit(dbOf(this.env.DB), userId, this.conversationId, nowIso());
+      return suspended ? "suspended" : "ok";
     } catch (err) {
-      // The Worker checked the suspension before the upgrade; the registry is the second line.
-      logError("room.presence_report_failed", err, { conversationId: this.conversationId });
-      return { suspended: false };
+      logError("room.visit_record_failed", err, { conversationId: this.conversationId });
+      return "failed";
     }
   }
 
@@ -221,11 +224,11 @@ export class ConversationRoom extends DurableObject<Env> {
       }),
     );
     // After the join (its replay holds live events back; reading is what a suspended user may still do):
-    // the registry learns of the room, and a socket that raced a suspension closes here.
-    if (firstDevice && (await this.reportPresence(userId, 1)).suspended) {
-      closeForGood(server, CLOSE_SUSPENDED);
-      return upgradeResponse(client, request);
-    }
+    // the visit is recorded for a suspension to find, and a socket that raced one closes here.
+    const visit = await this.recordVisit(userId);
+    if (visit === "suspended") closeForGood(server, CLOSE_SUSPENDED);
+    if (visit === "failed") finishClose(server, 1011, "could not read the conversation; reconnect with since");
+    if (visit !== "ok") return upgradeResponse(client, request);
     // A block may have landed meanwhile: the socket is already closed then, and announces nothing.
     if (this.closed()) return upgradeResponse(client, request);
     const partner = this.partnerOf(userId);
@@ -557,8 +560,7 @@ export class ConversationRoom extends DurableObject<Env> {
 
   /**
    * A closed socket ends its user's typing if it was the device typing (or their last device);
-   * when it was their last socket, the partner also sees them go offline, and the user's inbox
-   * (the presence registry) forgets this room.
+   * when it was their last socket, the partner also sees them go offline.
    */
   private async leave(ws: WebSocket): Promise<void> {
     const { userId, socketId } = metaOf(ws);
@@ -567,6 +569,5 @@ export class ConversationRoom extends DurableObject<Env> {
     if (lastDevice || typingHere) this.stopTyping(userId);
     if (!lastDevice) return;
     this.broadcast({ type: "presence", user_id: userId, online: false }, { except: ws });
-    await this.reportPresence(userId, 0);
   }
 }

@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { dbOf } from "../db/client";
 import { inboxSyncQuery, unreadCount } from "../db/messages";
 import { hasActiveSubscription } from "../db/push";
-import { isSuspended } from "../db/safety";
+import { isSuspended, roomVisitsQuery } from "../db/safety";
 import type { MessageRow } from "../db/schema";
 import { participantsOf } from "../lib/ids";
 import { logError } from "../lib/log";
@@ -36,16 +36,19 @@ export type PushDevices = "some" | "none" | "unknown";
 /** How many of the most recent conversations an inbox socket's `sync` lists (beyond: `has_more`, use HTTP). */
 export const SYNC_CONVERSATIONS = 50;
 
+/** Rooms a suspension closes per D1 read (and per round of RPCs). */
+const SUSPENSION_ROOMS_PAGE = 200;
+
 /**
  * One object per user: the inbox sockets (`/ws` without a partner) of all their devices. It gets
  * every new message of every conversation of its user and tells them their unread count.
- * With no socket open it does nothing at all (no D1 read), so idle inboxes cost nothing.
+ * With no socket open it does next to nothing (it reads from D1 only whether its user has a push
+ * device, once), so idle inboxes cost nothing, and a socket opening in a room does not wake it.
  *
- * It also keeps, in its storage, what the safety rules need per user: which conversation rooms hold
- * a socket of theirs (rooms report a user's first socket joining and last leaving), so a suspension
- * closes exactly those without scanning the user's conversations; whether the user is suspended
- * (a room asks when a first socket joins, closing the race with a suspension); and which partners
- * the user no longer sees (blocked, unmatched), whose events it drops.
+ * It also keeps, in its storage, what the safety rules need per user: whether the user is suspended
+ * (refusing new inbox sockets; on a suspension it closes its own sockets and the user's sockets in
+ * every room they visited, from D1's `room_visits`), and which partners the user no longer sees
+ * (blocked, unmatched), whose events it drops.
  */
 export class Inbox extends DurableObject<Env> {
   private readonly limiter = new FrameLimiter();
@@ -59,8 +62,6 @@ export class Inbox extends DurableObject<Env> {
     this.sql = ctx.storage.sql;
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      -- Rooms with a socket of this user: seq orders a room's reports (they may arrive out of order).
-      CREATE TABLE IF NOT EXISTS rooms (conversation_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, sockets INTEGER NOT NULL);
       -- Partners this user no longer sees (blocked by them, or unmatched).
       CREATE TABLE IF NOT EXISTS hidden (partner_id TEXT PRIMARY KEY, reason TEXT NOT NULL);
     `);
@@ -244,25 +245,9 @@ export class Inbox extends DurableObject<Env> {
   }
 
   /**
-   * RPC from a room: this user's sockets there went from none to some (`sockets` > 0) or back to none.
-   * `seq` is the room's own counter, so a late report never undoes a newer one. Answers whether the
-   * user is suspended, so a socket that raced a suspension is closed by its room at once.
-   */
-  async roomPresence(conversationId: string, userId: string, seq: number, sockets: number): Promise<{ suspended: boolean }> {
-    this.sql.exec(
-      "INSERT INTO rooms (conversation_id, seq, sockets) VALUES (?, ?, ?) ON CONFLICT (conversation_id) DO UPDATE SET seq = excluded.seq, sockets = excluded.sockets WHERE excluded.seq > rooms.seq",
-      conversationId,
-      seq,
-      sockets,
-    );
-    this.sql.exec("DELETE FROM rooms WHERE sockets = 0");
-    return { suspended: sockets > 0 && (await this.stillSuspended(userId)) };
-  }
-
-  /**
    * RPC after a suspension (untilMs: when it ends, Infinity for "until lifted") or its end (null)
    * committed. A suspension closes every socket of the user at once: this inbox's, and theirs in
-   * every room of the registry (a room without one does nothing).
+   * every room the user ever visited (a room without one does nothing).
    */
   async suspensionChanged(userId: string, untilMs: number | null): Promise<void> {
     if (untilMs === null) {
@@ -274,15 +259,22 @@ export class Inbox extends DurableObject<Env> {
       Number.isFinite(untilMs) ? String(untilMs) : "forever",
     );
     for (const ws of this.sockets()) closeForGood(ws, CLOSE_SUSPENDED);
-    const rooms = this.sql.exec<{ conversation_id: string }>("SELECT conversation_id FROM rooms").toArray();
-    const closing = rooms
-      .filter(({ conversation_id }) => participantsOf(conversation_id).includes(userId))
-      .map(({ conversation_id }) =>
-        roomOf(this.env, conversation_id)
-          .closeUser(conversation_id, userId)
-          .catch((err: unknown) => logError("inbox.suspend_close_failed", err, { conversationId: conversation_id })),
+    // Every room the user ever opened (D1, read after the suspension committed), a page at a time.
+    const db = dbOf(this.env.DB);
+    for (let after = ""; ; ) {
+      const page = await roomVisitsQuery(db, userId, after, SUSPENSION_ROOMS_PAGE);
+      await Promise.all(
+        page
+          .filter(({ conversationId }) => participantsOf(conversationId).includes(userId))
+          .map(({ conversationId }) =>
+            roomOf(this.env, conversationId)
+              .closeUser(conversationId, userId)
+              .catch((err: unknown) => logError("inbox.suspend_close_failed", err, { conversationId })),
+          ),
       );
-    await Promise.all(closing);
+      if (page.length < SUSPENSION_ROOMS_PAGE) break;
+      after = page.at(-1)?.conversationId ?? "";
+    }
   }
 
   /** RPC: something may have changed this user's unread count (a read, a delete, a moderation). */

@@ -107,7 +107,7 @@ export async function pairChanged(env: Env, conversationId: string, lists: ListC
 
 /**
  * After a suspension (or its end) commits: the user's inbox remembers it, closes its own sockets and
- * those of every room the user has a socket in (its presence registry), and refuses new ones.
+ * those of every room the user ever opened (D1 `room_visits`), and refuses new ones.
  * `untilMs` null lifts it; Infinity is "until lifted".
  */
 export async function suspensionChanged(env: Env, userId: string, untilMs: number | null): Promise<void> {
