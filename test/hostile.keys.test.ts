@@ -4,7 +4,7 @@
  * they get the same clear 4xx as any other unknown key and change nothing.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { as, call, createAdmin, json, newUser, pair, send, tokenFor } from "./helpers";
+import { as, call, count, createAdmin, json, newUser, pair, send, tokenFor } from "./helpers";
 import { auditRowsBy, digestOfTables, fillPath, isContractError, isWrite, type Operation, operations } from "./routes";
 import { openSocket } from "./sockets";
 
@@ -121,8 +121,10 @@ describe("prototype keys in socket frames", () => {
   it.each([
     ["conversation", () => ({ partner: alice })],
     ["inbox", () => ({})],
-  ])("a %s socket answers each with an error event, applies nothing and stays open", async (_kind, options) => {
-    const before = await digestOfTables();
+  ])("a %s socket answers each with an error event, applies nothing and stays open", async (kind, options) => {
+    // Opening a conversation socket records the visit (once per user and room), and nothing else.
+    const before = await digestOfTables(["room_visits"]);
+    const visitsBefore = await count("SELECT 1 FROM room_visits WHERE user_id = ?", bob);
     // Bob is the receiver of messageId, so an accepted read would change it. Frames are rate-limited per
     // socket (a bucket of 20) and joins per minute: four keys (16 frames and a ping) per socket.
     for (let i = 0; i < KEYS.length; i += 4) {
@@ -140,6 +142,7 @@ describe("prototype keys in socket frames", () => {
       expect(socket.closed).toBeNull();
       socket.close();
     }
-    expect(await digestOfTables()).toEqual(before);
+    expect(await digestOfTables(["room_visits"])).toEqual(before);
+    expect(await count("SELECT 1 FROM room_visits WHERE user_id = ?", bob)).toBe(visitsBefore + (kind === "conversation" ? 1 : 0));
   });
 });

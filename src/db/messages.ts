@@ -254,11 +254,6 @@ export async function messagesByIds(db: Db, ids: string[]): Promise<MessageRow[]
   return db.select().from(messages).where(idIn(ids));
 }
 
-export async function lastSeqOf(db: Db, conversationId: string): Promise<number> {
-  const row = await db.select({ lastSeq: conversations.lastSeq }).from(conversations).where(eq(conversations.id, conversationId)).get();
-  return row?.lastSeq ?? 0;
-}
-
 const lastMessage = alias(messages, "last_message");
 
 export type ConversationRow = {

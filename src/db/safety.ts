@@ -10,6 +10,7 @@ import { filled, prepareOnce } from "./prepared";
 import {
   blocks,
   conversationMembers,
+  conversations,
   messages,
   pushState,
   roomVisits,
@@ -126,15 +127,26 @@ export async function pairState(db: Db, userId: string, partnerId: string, now: 
 }
 
 /**
- * A join of `userId`'s socket to a conversation room: records the visit (once per user and room; later
- * joins change nothing) and reads, in the same transaction, whether the user is suspended now.
+ * A socket of `userId` joining a conversation room, in one transaction: records the visit (once per
+ * user and room; later joins change nothing) and reads whether the user is suspended now and the
+ * conversation's newest seq (0 before its first message).
  */
-export async function recordRoomVisit(db: Db, userId: string, conversationId: string, now: string): Promise<{ suspended: boolean }> {
+export async function roomJoinState(
+  db: Db,
+  userId: string,
+  conversationId: string,
+  now: string,
+): Promise<{ suspended: boolean; lastSeq: number }> {
   const [, rows] = await db.batch([
     db.insert(roomVisits).values({ userId, conversationId, firstAt: now }).onConflictDoNothing(),
-    db.select({ s: sql<number>`${suspendedNow(userId, now)}` }).from(sql`(SELECT 1)`),
+    db
+      .select({
+        suspended: sql<number>`${suspendedNow(userId, now)}`,
+        lastSeq: sql<number | null>`(SELECT ${conversations.lastSeq} FROM ${conversations} WHERE ${conversations.id} = ${conversationId})`,
+      })
+      .from(sql`(SELECT 1)`),
   ]);
-  return { suspended: !!rows[0]?.s };
+  return { suspended: !!rows[0]?.suspended, lastSeq: Number(rows[0]?.lastSeq ?? 0) };
 }
 
 /** The rooms `userId` ever opened, a page at a time in primary-key order (after `after`). */

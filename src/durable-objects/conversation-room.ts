@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { dbOf } from "../db/client";
-import { changedSince, createdAtUpTo, lastSeqOf, messagesAfter, messagesByIds } from "../db/messages";
-import { pairState, recordRoomVisit } from "../db/safety";
+import { changedSince, createdAtUpTo, messagesAfter, messagesByIds } from "../db/messages";
+import { pairState, roomJoinState } from "../db/safety";
 import type { MessageRow } from "../db/schema";
 import { participantsOf } from "../lib/ids";
 import { logError } from "../lib/log";
@@ -57,6 +57,9 @@ const STATUS_RANK = { sent: 0, failed: 0, delivered: 1, read: 2 } as const;
 
 /** Rooms constructed in this isolate (see `constructions`). */
 let constructed = 0;
+
+/** How a socket's join ended: it joined (sync or resync sent), or it raced a suspension. */
+type Joined = "joined" | "suspended";
 
 type LoggedEvent = { eseq: number; type: RoomEvent["type"]; message_id: string };
 
@@ -167,22 +170,6 @@ export class ConversationRoom extends DurableObject<Env> {
     for (const ws of this.ctx.getWebSockets()) if (metaOf(ws).userId === userId) closeForGood(ws, CLOSE_SUSPENDED);
   }
 
-  /**
-   * Records in D1 that this user opened a socket here and reads, in the same batch, whether they are
-   * suspended. A suspension commits first and then closes the user's sockets in every room recorded
-   * for them, so a join either is in that list (its socket is already accepted when the record
-   * commits) or sees the suspension here. Fails closed: without the answer the socket does not stay.
-   */
-  private async recordVisit(userId: string): Promise<"ok" | "suspended" | "failed"> {
-    try {
-      const { suspended } = await recordRoomVisit(dbOf(this.env.DB), userId, this.conversationId, nowIso());
-      return suspended ? "suspended" : "ok";
-    } catch (err) {
-      logError("room.visit_record_failed", err, { conversationId: this.conversationId });
-      return "failed";
-    }
-  }
-
   /** Upgrades only. The Worker already verified the token and that this user is a participant. */
   override async fetch(request: Request): Promise<Response> {
     const userId = request.headers.get(TRUSTED.user);
@@ -217,18 +204,15 @@ export class ConversationRoom extends DurableObject<Env> {
 
     // Live events wait until this is done, so a socket sees (replay, then) sync, then live events after it.
     // Nothing may escape blockConcurrencyWhile: a throw there resets the object and drops every socket.
-    await this.ctx.blockConcurrencyWhile(() =>
+    const joined = await this.ctx.blockConcurrencyWhile(() =>
       (sinceParam === null ? this.join(server, meta) : this.resume(server, meta, Number(sinceParam))).catch((err: unknown) => {
         logError("room.join_failed", err, { conversationId, resume: sinceParam !== null });
         finishClose(server, 1011, "could not read the conversation; reconnect with since");
+        return "failed" as const;
       }),
     );
-    // After the join (its replay holds live events back; reading is what a suspended user may still do):
-    // the visit is recorded for a suspension to find, and a socket that raced one closes here.
-    const visit = await this.recordVisit(userId);
-    if (visit === "suspended") closeForGood(server, CLOSE_SUSPENDED);
-    if (visit === "failed") finishClose(server, 1011, "could not read the conversation; reconnect with since");
-    if (visit !== "ok") return upgradeResponse(client, request);
+    if (joined === "suspended") closeForGood(server, CLOSE_SUSPENDED); // it raced a suspension
+    if (joined !== "joined") return upgradeResponse(client, request);
     // A block may have landed meanwhile: the socket is already closed then, and announces nothing.
     if (this.closed()) return upgradeResponse(client, request);
     const partner = this.partnerOf(userId);
@@ -251,10 +235,23 @@ export class ConversationRoom extends DurableObject<Env> {
    * live messages after it. A client that fetched history over HTTP compares: a higher `last_seq` than it
    * holds means messages were committed in between, and it refetches (or reconnects with `since`).
    */
-  private async join(ws: WebSocket, meta: SocketMeta): Promise<void> {
-    const lastSeq = Math.max(await lastSeqOf(dbOf(this.env.DB), this.conversationId), this.hw());
+  private async join(ws: WebSocket, meta: SocketMeta): Promise<Joined> {
+    const state = await this.visit(meta.userId);
+    if (state.suspended) return "suspended";
+    const lastSeq = Math.max(state.lastSeq, this.hw());
     ws.serializeAttachment({ ...meta, syncedSeq: lastSeq } satisfies SocketMeta);
     sendEvent(ws, { type: "sync", last_seq: lastSeq });
+    return "joined";
+  }
+
+  /**
+   * Every join records, in D1, that its user opened a socket here, and reads in the same transaction
+   * whether they are suspended and the conversation's newest seq. A suspension commits first and then
+   * closes the user's sockets in every room recorded for them, so a socket (accepted before this runs)
+   * is either in that list or sees the suspension here. A failure closes the socket (fails closed).
+   */
+  private visit(userId: string) {
+    return roomJoinState(dbOf(this.env.DB), userId, this.conversationId, nowIso());
   }
 
   /** RPC: rooms this isolate has constructed. Waking N hibernated rooms adds N (npm run bench reads it). */
@@ -386,10 +383,11 @@ export class ConversationRoom extends DurableObject<Env> {
    * whose notification never reached this room still arrives; the room's event log adds what D1 no
    * longer holds (hard deletes). Past the log's window, or too far behind: `resync`.
    */
-  private async resume(ws: WebSocket, meta: SocketMeta, since: number): Promise<void> {
+  private async resume(ws: WebSocket, meta: SocketMeta, since: number): Promise<Joined> {
     const db = dbOf(this.env.DB);
     const conversationId = this.conversationId;
-    const lastSeq = await lastSeqOf(db, conversationId);
+    const { suspended, lastSeq } = await this.visit(meta.userId);
+    if (suspended) return "suspended";
     const prunedHw = Number(this.getMeta("pruned_hw") ?? -1);
     // If this room missed publishes (hw behind D1), its hw marks are low: widen the window rather than lose a change.
     const threshold = Math.min(since, this.hw());
@@ -408,7 +406,7 @@ export class ConversationRoom extends DurableObject<Env> {
           : null;
     if (reason) {
       sendEvent(ws, { type: "resync", reason, last_seq: lastSeq });
-      return;
+      return "joined";
     }
     for (const m of missed) sendEvent(ws, toEventView("message.new", m, meta.userId));
 
@@ -450,6 +448,7 @@ export class ConversationRoom extends DurableObject<Env> {
     const synced = Math.max(since, missed.at(-1)?.seq ?? since);
     ws.serializeAttachment({ ...meta, syncedSeq: synced } satisfies SocketMeta);
     sendEvent(ws, { type: "sync", last_seq: Math.max(synced, lastSeq) });
+    return "joined";
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {
