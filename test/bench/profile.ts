@@ -6,7 +6,10 @@
  * and once at one client. Prints, per isolate, the busy time per send, and for the Worker the time
  * per source module (the bundle's module comments) and the heaviest functions.
  *
- *   npm run bench:profile [-- --sends 2000 --root <project dir> --top 25 --isolates 'pairly|d1:db$' --save <dir>]
+ * With `--read`, the one-client read routes instead: a history page (50 of 1 000 messages) and the
+ * conversation list (50 of 1 000 conversations).
+ *
+ *   npm run bench:profile [-- --sends 2000 --root <project dir> --top 25 --isolates 'pairly|d1:db$' --save <dir> --read]
  *
  * Sample with care: V8 charges a sample to an isolate whenever the (single) workerd thread is
  * inside it, so "(program)" and native frames include runtime work done on its behalf; profiling
@@ -20,7 +23,7 @@ import WebSocket from "ws";
 import { ROOT } from "../../src/cli/project.ts";
 import { closedLoop, Http } from "./load.ts";
 import { type Ctx, sendOnce, tokenOf } from "./pairly.ts";
-import { seedUsers } from "./seed.ts";
+import { seedConversations, seedUsers } from "./seed.ts";
 import { buildPairly, startServer } from "./server.ts";
 
 const { values } = parseArgs({
@@ -30,6 +33,7 @@ const { values } = parseArgs({
     top: { type: "string", default: "25" },
     save: { type: "string" },
     isolates: { type: "string", default: "^core:user:pairly$" },
+    read: { type: "boolean", default: false },
   },
 });
 const SENDS = Number(values.sends);
@@ -159,10 +163,39 @@ try {
     await i.send("Profiler.setSamplingInterval", { interval: 200 });
   }
 
-  for (const [label, clients, sends] of [
-    ["16 clients (saturation)", 16, SENDS],
-    ["1 client", 1, Math.round(SENDS / 4)],
-  ] as const) {
+  /** Profiles `count` calls of `task` at `clients` and prints each isolate's share per call. */
+  const profiled = async (title: string, clients: number, count: number, task: (k: number) => Promise<boolean>, file: string) => {
+    for (const { i } of inspectors) await i.send("Profiler.start");
+    const m = await closedLoop({ clients, count, task });
+    const profiles = await Promise.all(
+      inspectors.map(async ({ id, i }) => ({ id, p: (await i.send<{ profile: Profile }>("Profiler.stop")).profile })),
+    );
+    console.log(`\n## ${title}: ${m.count} calls, ${m.perSecond.toFixed(0)}/s, p50 ${m.p50} ms`);
+    for (const { id, p } of profiles) {
+      const a = analyse(p, m.count, id === "core:user:pairly" ? bundleLines : undefined, Number(values.top));
+      console.log(`\n### ${id}\n${a.text.replaceAll("per send", "per call")}`);
+      if (values.save) writeFileSync(join(values.save, `${id.replaceAll(":", "_")}-${file}.cpuprofile`), JSON.stringify(p));
+    }
+  };
+  if (values.read) {
+    await seedUsers(db, "r", 1, 1000);
+    await seedConversations(db, { tag: "read", from: 0, count: 1, perConversation: 1000, a: "'ra' || n", b: "'rb' || n" });
+    await seedConversations(db, { tag: "list", from: 0, count: 1000, perConversation: 3, a: "'rl'", b: "'rp' || n" });
+    const [reader, lister] = await Promise.all([tokenOf("ra0"), tokenOf("rl")]);
+    const get = (path: string, token: string) => () => http.call("GET", path, { token }).then((r) => r.status === 200);
+    const history = get("/api/v2/messages/conversation/rb0?limit=50", reader);
+    const list = get("/api/v2/messages/conversations?limit=50", lister);
+    await closedLoop({ clients: 1, count: 100, task: history });
+    await closedLoop({ clients: 1, count: 100, task: list });
+    await profiled("GET history page (50 of 1 000), 1 client", 1, SENDS / 4, history, "history");
+    await profiled("GET /conversations (50 of 1 000), 1 client", 1, SENDS / 4, list, "conversations");
+  }
+  for (const [label, clients, sends] of values.read
+    ? []
+    : ([
+        ["16 clients (saturation)", 16, SENDS],
+        ["1 client", 1, Math.round(SENDS / 4)],
+      ] as const)) {
     const prefix = `p${clients}_`;
     const n = Math.ceil(sends / 20);
     await seedUsers(db, prefix, n, 1000);
