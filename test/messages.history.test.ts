@@ -132,6 +132,30 @@ describe("GET /conversations", () => {
     expect(p1View.conversations).toEqual([expect.objectContaining({ partner_id: me, unread_count: 0 })]);
   });
 
+  it("shows the last message field for field as the history shows it (every column, JSON and flags decoded)", async () => {
+    const { alice, bob } = await pair(3);
+    await send(alice, bob, "older");
+    await send(alice, bob, "newest", { metadata: { mood: "🙂", nested: { n: 1 } }, client_message_id: "c-last" });
+    await as(bob).post("/api/v2/messages/mark-read", {
+      message_ids: [(await json(await as(bob).get(`/api/v2/messages/conversation/${alice}`))).messages[0].id],
+    });
+    for (const [viewer, partner] of [
+      [alice, bob],
+      [bob, alice],
+    ] as const) {
+      const [newest] = (await json(await as(viewer).get(`/api/v2/messages/conversation/${partner}?limit=1`))).messages;
+      const [conversation] = (await json(await as(viewer).get("/api/v2/messages/conversations"))).conversations;
+      expect(conversation.last_message).toEqual(newest);
+      expect(newest).toMatchObject({
+        content: "newest",
+        metadata: { mood: "🙂", nested: { n: 1 } },
+        status: "read",
+        is_deleted: false,
+        seq: 2,
+      });
+    }
+  });
+
   it("shows a deleted last message as a tombstone, to both sides, without its content", async () => {
     const { alice, bob } = await pair(2);
     await send(alice, bob, "first");

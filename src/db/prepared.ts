@@ -61,3 +61,19 @@ export function rowOf<T extends Table>(table: T, raw: Record<string, unknown>): 
   }
   return row as T["$inferSelect"];
 }
+
+/**
+ * Maps the table's columns from a raw row (D1's `.raw()`, values by position) starting at `from`, in
+ * the order Drizzle selects a table's columns (its definition order); null when the row's first
+ * column is null (a left join that found nothing: the table's first column is its primary key).
+ */
+export function rowAt<T extends Table>(table: T, values: unknown[], from: number): T["$inferSelect"] | null {
+  const list = columnsOf(table);
+  if (values[from] === null || values[from] === undefined) return null;
+  const row: Record<string, unknown> = {};
+  list.forEach(([key, column], i) => {
+    const value = values[from + i];
+    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  });
+  return row as T["$inferSelect"];
+}
