@@ -8,6 +8,7 @@
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import { conversationIdOf } from "../src/lib/ids";
 import { call, count, createAdmin, indexNow, newUser, pair, send, tokenFor } from "./helpers";
 import { auditRowsBy, digestOfTables, fillPath, isContractError, isWrite, type Operation, operations } from "./routes";
 import { connect, type Event, type TestSocket } from "./sockets";
@@ -228,6 +229,14 @@ function urlOf(r: Request): string {
   return q.size ? `${r.path}?${q}` : r.path;
 }
 
+/** The conversations whose rooms `userId` opened a socket in (room_visits), sorted. */
+async function visitedBy(userId: string): Promise<string[]> {
+  const { results } = await env.DB.prepare("SELECT conversation_id FROM room_visits WHERE user_id = ? ORDER BY conversation_id")
+    .bind(userId)
+    .all<{ conversation_id: string }>();
+  return results.map((r) => r.conversation_id);
+}
+
 async function perform(r: Request, tokens: { user: string; admin: string }): Promise<{ status: number; body: unknown; where: string }> {
   const headers: Record<string, string> = {};
   if (r.contentType) headers["content-type"] = r.contentType;
@@ -259,7 +268,10 @@ describe("hostile input, generated", () => {
     const tokens = { user: await tokenFor(user), admin: await tokenFor(admin) };
     // A search with q brings the index up to what is committed (a read's legitimate write): start from there.
     await indexNow();
-    const before = await digestOfTables();
+    // A conversation socket that opens (101) records its visit; nothing else may change.
+    const before = await digestOfTables(["room_visits"]);
+    const visitsBefore = await visitedBy(user);
+    const opened = new Set<string>();
     const baseline = await fingerprint();
     const auditedBefore = await auditRowsBy(admin);
     await fc.assert(
@@ -267,6 +279,8 @@ describe("hostile input, generated", () => {
         counts.http++;
         if (r.op.admin) counts.admin++;
         const { status, body, where } = await perform(r, tokens);
+        const partner = new URL(urlOf(r), "http://x").searchParams.get("partner_id");
+        if (status === 101 && partner) opened.add(conversationIdOf(user, partner));
         expect(status, where).toBeLessThan(500);
         if (isWrite(r.op)) expect(status, where).toBeGreaterThanOrEqual(400);
         if (status >= 400) expect(isContractError(body), `${where} → ${JSON.stringify(body).slice(0, 300)}`).toBe(true);
@@ -274,7 +288,8 @@ describe("hostile input, generated", () => {
       }),
       { seed, numRuns: HTTP_RUNS },
     );
-    expect(await digestOfTables()).toEqual(before);
+    expect(await digestOfTables(["room_visits"])).toEqual(before);
+    expect(await visitedBy(user)).toEqual([...new Set([...visitsBefore, ...opened])].sort());
     // Every admin call, refused or not, left exactly one audit row.
     expect(await auditRowsBy(admin)).toBe(auditedBefore + counts.admin);
   }, 180_000);
