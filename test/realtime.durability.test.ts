@@ -120,6 +120,57 @@ describe("a notification that never reached the room", () => {
   });
 });
 
+describe("a room nobody has open", () => {
+  /** The room's stored hw, and a fresh instance's view of it (as after an eviction: memory gone, storage kept). */
+  const storedHw = (alice: string, bob: string) =>
+    runInDurableObject(
+      roomStub(alice, bob),
+      async (_: ConversationRoom, state: DurableObjectState) => state.storage.kv.get<number>("hw") ?? 0,
+    );
+  const forget = (alice: string, bob: string) =>
+    runInDurableObject(roomStub(alice, bob), async (room: ConversationRoom) => {
+      Object.assign(room as unknown as Record<string, unknown>, { hwCache: undefined, hwStored: undefined });
+    });
+
+  it("writes nothing for its messages, and a socket opened after it woke gets the next ones in order, once", async () => {
+    const { alice, bob } = await pair(10);
+    const first = await openSocket(bob, { partner: alice });
+    await send(alice, bob, "one");
+    expect((await first.drain()).filter((e) => e.type === "message.new").map((e) => e.message.seq)).toEqual([1]);
+    first.close();
+    await first.closedBy();
+    expect(await storedHw(alice, bob)).toBe(1);
+
+    for (const text of ["two", "three", "four"]) await send(alice, bob, text);
+    expect(await storedHw(alice, bob)).toBe(1); // no socket: hw moved in memory only
+    await forget(alice, bob);
+
+    const later = await openSocket(bob, { partner: alice });
+    expect(later.joined).toEqual({ type: "sync", last_seq: 4 });
+    expect(await storedHw(alice, bob)).toBe(4); // caught up with D1 by the join
+    await send(alice, bob, "five");
+    await send(alice, bob, "six");
+    expect((await later.drain()).filter((e) => e.type === "message.new").map((e) => [e.message.seq, e.message.content])).toEqual([
+      [5, "five"],
+      [6, "six"],
+    ]);
+    expect(await storedHw(alice, bob)).toBe(6);
+    later.close();
+  });
+
+  it("a socket resuming after the room woke with an older hw gets every message after its seq, once, in order", async () => {
+    const { alice, bob } = await pair(10);
+    for (const text of ["one", "two", "three"]) await send(alice, bob, text);
+    await forget(alice, bob);
+    const resumed = await openSocket(bob, { partner: alice, since: 1 });
+    const replay = (await resumed.drain()).filter((e) => e.type === "message.new" || e.type === "sync");
+    expect(replay.map((e) => (e.type === "sync" ? ["sync", e.last_seq] : [e.message.seq]))).toEqual([[2], [3], ["sync", 3]]);
+    await send(alice, bob, "four");
+    expect((await resumed.drain()).filter((e) => e.type === "message.new").map((e) => e.message.seq)).toEqual([4]);
+    resumed.close();
+  });
+});
+
 describe("late and lost notifications on live sockets", () => {
   it("a socket opened without since names, in its first sync, a message committed before it connected but announced after", async () => {
     const { alice, bob } = await pair(5);

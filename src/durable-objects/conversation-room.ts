@@ -239,6 +239,9 @@ export class ConversationRoom extends DurableObject<Env> {
     const state = await this.visit(meta.userId);
     if (state.suspended) return "suspended";
     const lastSeq = Math.max(state.lastSeq, this.hw());
+    // The only socket here is synced up to lastSeq: nothing older is owed to anyone (a late notification
+    // of it is skipped), so hw catches up with D1 here rather than by a gap fill on the next message.
+    if (this.sockets(ws).length === 0 && lastSeq > this.hw()) this.setHw(lastSeq);
     ws.serializeAttachment({ ...meta, syncedSeq: lastSeq } satisfies SocketMeta);
     sendEvent(ws, { type: "sync", last_seq: lastSeq });
     return "joined";
@@ -286,21 +289,34 @@ export class ConversationRoom extends DurableObject<Env> {
 
   /** The highest seq whose `message.new` this room has fanned out, gapless; read from storage once per instance. */
   private hwCache?: number;
+  /** The hw storage holds: with no socket open, hw moves in memory only (see `sendNew`). */
+  private hwStored?: number;
 
   private hw(): number {
-    // `hw` was a row of `meta` before it moved to the key-value store (rooms created before keep theirs).
-    this.hwCache ??= Number(this.ctx.storage.kv.get<number>("hw") ?? this.getMeta("hw") ?? 0);
+    if (this.hwCache === undefined) {
+      // `hw` was a row of `meta` before it moved to the key-value store (rooms created before keep theirs).
+      this.hwCache = Number(this.ctx.storage.kv.get<number>("hw") ?? this.getMeta("hw") ?? 0);
+      this.hwStored = this.hwCache;
+    }
     return this.hwCache;
   }
 
-  /**
-   * Moves hw forward without holding the frames back until the write is durable (`allowUnconfirmed`;
-   * any other write holds outgoing frames until it is confirmed): a new message's frames leave at once.
-   * If the machine dies before the write lands, the room wakes with an older hw, and a later gap fill
-   * may repeat a message a socket already has (clients drop it by seq); it never loses one.
-   */
-  private setHw(seq: number): void {
+  private setHw(seq: number, { persist = true } = {}): void {
     this.hwCache = seq;
+    if (persist) this.persistHw();
+  }
+
+  /**
+   * Writes hw without holding the frames back until the write is durable (`allowUnconfirmed`; any
+   * other write holds outgoing frames until it is confirmed): a new message's frames leave at once.
+   * A room that wakes with an older hw (the machine died before the write landed, or hw moved while
+   * no socket was open) fills the gap from D1 before its next message: a socket may get a message it
+   * has again (clients drop it by seq), never miss one.
+   */
+  private persistHw(): void {
+    const seq = this.hw();
+    if (seq === this.hwStored) return;
+    this.hwStored = seq;
     this.ctx.storage
       .put("hw", seq, { allowUnconfirmed: true })
       .catch((err: unknown) => logError("room.hw_write_failed", err, { conversationId: this.conversationId, seq }));
@@ -332,13 +348,17 @@ export class ConversationRoom extends DurableObject<Env> {
     });
   }
 
-  /** Announces `list` (in seq order) to the sockets that do not have it yet; the room is then past `upTo`. */
+  /**
+   * Announces `list` (in seq order) to the sockets that do not have it yet; the room is then past `upTo`.
+   * With no socket open nobody can miss a message here, so hw is not written (most messages reach a
+   * room nobody has open: a storage write each saved); a socket joining later syncs from D1.
+   */
   private sendNew(list: MessageRow[], upTo: number): void {
     const sockets = this.sockets().map((ws) => ({ ws, meta: metaOf(ws) }));
     for (const m of list) {
       for (const { ws, meta } of sockets) if (m.seq > meta.syncedSeq) sendEvent(ws, toEventView("message.new", m, meta.userId));
     }
-    if (upTo > this.hw()) this.setHw(upTo);
+    if (upTo > this.hw()) this.setHw(upTo, { persist: sockets.length > 0 });
   }
 
   /** Receipts, deletions and moderation: logged for resume, then sent to every socket. */
@@ -362,6 +382,7 @@ export class ConversationRoom extends DurableObject<Env> {
   }
 
   private log(type: RoomEvent["type"], m: MessageRow, hw: number): number {
+    this.persistHw(); // storage never holds an hw below the marks of the events it logged
     const [logged] = this.sql
       .exec<{ eseq: number }>("INSERT INTO events (hw, type, message_id, seq) VALUES (?, ?, ?, ?) RETURNING eseq", hw, type, m.id, m.seq)
       .toArray();
