@@ -5,11 +5,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../src/app";
-import { TRUSTED } from "../src/durable-objects/sockets";
 import { conversationIdOf } from "../src/lib/ids";
 import { as, BASE, balanceOf, conversationOf, count, json, newUser, pair, seedCredits, send, tokenFor } from "./helpers";
 import { balancesOffLedger, block, SEND, trySend, unblock, unmatch } from "./safety";
-import { openSocket, roomStub, upgrade } from "./sockets";
+import { forwardedUpgrade, openSocket, upgrade } from "./sockets";
 
 const unreadOf = async (user: string, sender?: string) =>
   (await json(await as(user).get(`/api/v2/messages/unread-count${sender ? `?sender_id=${sender}` : ""}`))).unread_count;
@@ -132,13 +131,7 @@ describe("a block (A blocks B)", () => {
     const { alice: a, bob: b } = await pair(1);
     await block(b, a);
     // The upgrade as the Worker forwards it, as if its D1 read had run before the block's commit.
-    const headers = new Headers({
-      Upgrade: "websocket",
-      [TRUSTED.user]: a,
-      [TRUSTED.scope]: conversationIdOf(a, b),
-      [TRUSTED.expires]: String(Date.now() + 60_000),
-    });
-    const res = await roomStub(a, b).fetch("https://do.internal/connect", { headers });
+    const res = await forwardedUpgrade(a, b);
     expect(res.status).toBe(404);
     expect(res.webSocket).toBeNull();
   });

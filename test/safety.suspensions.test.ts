@@ -5,11 +5,10 @@
  */
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { TRUSTED } from "../src/durable-objects/sockets";
 import { conversationIdOf } from "../src/lib/ids";
 import { as, auditRowsOf, balanceOf, count, createAdmin, json, newUser, pair, seedCredits, send } from "./helpers";
 import { balancesOffLedger, SEND, suspendAs, trySend } from "./safety";
-import { connect, openSocket, roomStub } from "./sockets";
+import { connect, forwardedUpgrade, openSocket } from "./sockets";
 
 const FINAL_4403 = { type: "error", code: "forbidden", message: "account suspended", close_code: 4403 };
 
@@ -98,13 +97,7 @@ describe("a suspended user", () => {
     // The upgrade as the Worker forwards it, as if its D1 read had run before the suspension's commit,
     // from two devices: the visit on record is written once, and every join still reads the suspension.
     for (const device of ["phone", "laptop"]) {
-      const headers = new Headers({
-        Upgrade: "websocket",
-        [TRUSTED.user]: a,
-        [TRUSTED.scope]: conversationIdOf(a, b),
-        [TRUSTED.expires]: String(Date.now() + 60_000),
-      });
-      const res = await roomStub(a, b).fetch("https://do.internal/connect", { headers });
+      const res = await forwardedUpgrade(a, b);
       expect(res.status, device).toBe(101);
       const ws = res.webSocket as WebSocket;
       const closed = new Promise<number>((resolve) => ws.addEventListener("close", (e) => resolve(e.code)));

@@ -5,6 +5,7 @@
  * sleeping.
  */
 import { env, exports } from "cloudflare:workers";
+import { TRUSTED } from "../src/durable-objects/sockets";
 import { conversationIdOf } from "../src/lib/ids";
 import { announcementsSettled } from "../src/services/realtime";
 import { BASE, tokenFor } from "./helpers";
@@ -161,3 +162,14 @@ export async function openSocket(userId: string, o: SocketOptions = {}): Promise
 }
 
 export const roomStub = (a: string, b: string) => env.CONVERSATION_ROOM.getByName(conversationIdOf(a, b));
+
+/** `user`'s upgrade to the room of `user` and `partner` as the Worker forwards it (its own checks passed). */
+export const forwardedUpgrade = (user: string, partner: string) =>
+  roomStub(user, partner).fetch("https://do.internal/connect", {
+    headers: {
+      Upgrade: "websocket",
+      [TRUSTED.user]: user,
+      [TRUSTED.scope]: conversationIdOf(user, partner),
+      [TRUSTED.expires]: String(Date.now() + 60_000),
+    },
+  });
