@@ -40,7 +40,10 @@ const send = createRoute({
     'may not reach); a sender who blocks the receiver 409 with `details.reason = "blocking"`; with FIRST_CONTACT_LIMIT set, ' +
     'until the receiver has replied, 403 with `details.reason = "first_contact"` and `details.rule` `limit` (past the ' +
     "limit) or `content` (not plain text: attachments, another type, a link or contact details). A retry of a stored " +
-    "message still answers it (200).",
+    "message still answers it (200). Send limits: more than SEND_BURST_LIMIT (default 30) messages in any 10 seconds, " +
+    "or SEND_MINUTE_LIMIT (default 60) in any 60 seconds, answers 429 `rate_limited` with `Retry-After` 10 or 60 and " +
+    "`details.retry_after_seconds` (sliding windows over the messages the sender has stored, counted inside the same " +
+    "atomic write, so racing sends never pass them; refused sends do not count).",
   request: { body: jsonBody(SendMessageBody) },
   responses: {
     201: jsonOf(Message, "Sent"),
