@@ -52,13 +52,13 @@ function columnsOf(table: Table): [string, Column][] {
   return list;
 }
 
+/** A column's value as Drizzle would hand it out (JSON parsed, flags as booleans); SQL NULL stays null. */
+const decoded = (column: Column, value: unknown) => (value === null || value === undefined ? null : column.mapFromDriverValue(value));
+
 /** Maps a row D1 answered (`RETURNING *`, column names) to the table's Drizzle row type, as Drizzle would. */
 export function rowOf<T extends Table>(table: T, raw: Record<string, unknown>): T["$inferSelect"] {
   const row: Record<string, unknown> = {};
-  for (const [key, column] of columnsOf(table)) {
-    const value = raw[column.name];
-    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
-  }
+  for (const [key, column] of columnsOf(table)) row[key] = decoded(column, raw[column.name]);
   return row as T["$inferSelect"];
 }
 
@@ -68,12 +68,10 @@ export function rowOf<T extends Table>(table: T, raw: Record<string, unknown>): 
  * column is null (a left join that found nothing: the table's first column is its primary key).
  */
 export function rowAt<T extends Table>(table: T, values: unknown[], from: number): T["$inferSelect"] | null {
-  const list = columnsOf(table);
   if (values[from] === null || values[from] === undefined) return null;
   const row: Record<string, unknown> = {};
-  list.forEach(([key, column], i) => {
-    const value = values[from + i];
-    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  columnsOf(table).forEach(([key, column], i) => {
+    row[key] = decoded(column, values[from + i]);
   });
   return row as T["$inferSelect"];
 }

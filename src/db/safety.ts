@@ -56,8 +56,9 @@ const sentBy = (userId: SQLWrapper | string, partnerId: SQLWrapper | string) =>
 
 /**
  * The first reason that refuses this send, as one CASE of index lookups, in this order: the send
- * limits (a burst, then the minute: the sender's own messages, so they reveal nothing); the sender is suspended; the pair is unmatched; the sender blocks the receiver; the receiver
- * blocks the sender; first contact (the receiver never wrote back, and this message is not plain
+ * limits (a burst, then the minute: the sender's own messages, so they reveal nothing); the sender
+ * is suspended; the pair is unmatched; the sender blocks the receiver; the receiver blocks the
+ * sender; first contact (the receiver never wrote back, and this message is not plain
  * text or the sender already sent `limit`). Suspension comes first so a suspended user cannot probe
  * who blocked them; the sender's own block before the receiver's so it never reveals the other's.
  */
