@@ -127,13 +127,27 @@ describe("a block (A blocks B)", () => {
     mine.close();
   });
 
-  it("a room told of the block refuses an upgrade that passed the Worker's check before the block committed", async () => {
+  it("a room told of the block refuses the upgrade before anything reads D1 for it", async () => {
     const { alice: a, bob: b } = await pair(1);
     await block(b, a);
-    // The upgrade as the Worker forwards it, as if its D1 read had run before the block's commit.
     const res = await forwardedUpgrade(a, b);
     expect(res.status).toBe(404);
     expect(res.webSocket).toBeNull();
+  });
+
+  it("a block the room was never told of (a lost notification) refuses the upgrade from the join's own D1 read, and closes the room's open sockets with 4404", async () => {
+    const { alice: a, bob: b } = await pair(1);
+    const open = await openSocket(b, { partner: a });
+    const visits = await count("SELECT 1 FROM room_visits WHERE user_id = ?", a);
+    await env.DB.prepare("INSERT INTO blocks (blocker_id, blocked_id, created_at) VALUES (?, ?, ?)")
+      .bind(b, a, new Date().toISOString())
+      .run();
+    const refused = await upgrade(a, { partner: b });
+    expect(refused.status).toBe(404);
+    expect(await json(refused)).toEqual({ error: { code: "not_found", message: "Conversation not found" } });
+    expect(await open.closedBy()).toMatchObject({ code: 4404 });
+    // The refused join recorded no visit.
+    expect(await count("SELECT 1 FROM room_visits WHERE user_id = ?", a)).toBe(visits);
   });
 
   it("a room whose unblock notification was lost lets the pair in again: it confirms a refusal with D1 first", async () => {

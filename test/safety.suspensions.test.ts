@@ -75,11 +75,13 @@ describe("a suspended user", () => {
     expect((await partnerB.nextOf("presence")).online).toBe(false);
 
     for (const s of [withB, withBLaptop, withC, inbox]) expect(s.unread.at(-1)).toEqual(FINAL_4403);
-    for (const o of [{ partner: b }, {}]) {
+    for (const o of [{ partner: b }, { partner: newUser("e") }, {}]) {
       const late = await connect(a, o);
       expect(await late.closedBy()).toEqual({ code: 4403, reason: "account suspended" });
       expect(late.unread).toEqual([FINAL_4403]); // nothing read for them, only why
     }
+    // A refused join records no visit (the new partner's room included).
+    expect(await visitedRooms(a)).toEqual([conversationIdOf(a, b), conversationIdOf(a, c), conversationIdOf(a, d)].sort());
 
     await as(mod).post(`/api/admin/users/${a}/unsuspend`);
     const back = await openSocket(a, { partner: b });
@@ -88,14 +90,13 @@ describe("a suspended user", () => {
     partnerB.close();
   });
 
-  it("a socket that passed the Worker's check before the suspension committed is closed by its room (its visit's batch sees the suspension)", async () => {
+  it("a conversation upgrade after the suspension committed is closed with 4403 by its room (its visit's batch reads the suspension), from every device", async () => {
     const mod = await createAdmin("moderator");
     const [a, b] = [newUser("a"), newUser("b")];
     const visited = await openSocket(a, { partner: b }); // a's visit is on record already
     await suspendAs(mod, a);
     expect(await visited.closedBy()).toMatchObject({ code: 4403 });
-    // The upgrade as the Worker forwards it, as if its D1 read had run before the suspension's commit,
-    // from two devices: the visit on record is written once, and every join still reads the suspension.
+    // From two devices: the visit on record stays the one row, and every join reads the suspension.
     for (const device of ["phone", "laptop"]) {
       const res = await forwardedUpgrade(a, b);
       expect(res.status, device).toBe(101);

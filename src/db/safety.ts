@@ -6,7 +6,7 @@
 import { and, desc, eq, gt, lte, type SQL, type SQLWrapper, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import type { Constraint } from "./constraints";
-import { filled, prepareOnce } from "./prepared";
+import { bindPrepared, d1Of, filled, prepareOnce } from "./prepared";
 import {
   blocks,
   conversationMembers,
@@ -128,26 +128,55 @@ export async function pairState(db: Db, userId: string, partnerId: string, now: 
 }
 
 /**
- * A socket of `userId` joining a conversation room, in one transaction: records the visit (once per
- * user and room; later joins change nothing) and reads whether the user is suspended now and the
- * conversation's newest seq (0 before its first message).
+ * Why a socket of `userId` may not join its room with `partnerId`: suspended first (as in the send's
+ * guard, so a suspended user learns nothing about blocks), then a block either way or an unmatch.
+ */
+function joinRefusal(): SQL {
+  const [u, p, now] = [sql.placeholder("userId"), sql.placeholder("partnerId"), sql.placeholder("now")];
+  return sql`CASE WHEN ${suspendedNow(u, now)} THEN 'suspended' WHEN ${blocking(u, p)} OR ${blocking(p, u)} OR ${unmatched(u, p)} THEN 'not_found' END`;
+}
+
+const JOIN = {
+  // The WHERE also keeps SQLite from reading ON CONFLICT as a join's ON.
+  visit: prepareOnce((db) =>
+    db
+      .insert(roomVisits)
+      .select(
+        sql`SELECT ${sql.placeholder("userId")}, ${sql.placeholder("conversationId")}, ${sql.placeholder("now")} WHERE ${joinRefusal()} IS NULL`,
+      )
+      .onConflictDoNothing(),
+  ),
+  state: prepareOnce((db) =>
+    db
+      .select({
+        refusal: sql`${joinRefusal()}`.as("refusal"),
+        lastSeq:
+          sql`(SELECT ${conversations.lastSeq} FROM ${conversations} WHERE ${conversations.id} = ${sql.placeholder("conversationId")})`.as(
+            "last_seq",
+          ),
+      })
+      .from(sql`(SELECT 1)`),
+  ),
+};
+
+export type JoinState = { refusal: "suspended" | "not_found" | null; lastSeq: number };
+
+/**
+ * A socket of `userId` joining its room with `partnerId`, in one transaction (the only D1 call of a
+ * join): whether it may ("suspended", "not_found" or null), the conversation's newest seq (0 before
+ * its first message), and, when it may, the visit recorded (once per user and room; later joins
+ * change nothing).
  */
 export async function roomJoinState(
   db: Db,
-  userId: string,
-  conversationId: string,
-  now: string,
-): Promise<{ suspended: boolean; lastSeq: number }> {
-  const [, rows] = await db.batch([
-    db.insert(roomVisits).values({ userId, conversationId, firstAt: now }).onConflictDoNothing(),
-    db
-      .select({
-        suspended: sql<number>`${suspendedNow(userId, now)}`,
-        lastSeq: sql<number | null>`(SELECT ${conversations.lastSeq} FROM ${conversations} WHERE ${conversations.id} = ${conversationId})`,
-      })
-      .from(sql`(SELECT 1)`),
+  j: { userId: string; partnerId: string; conversationId: string; now: string },
+): Promise<JoinState> {
+  const [, state] = await d1Of(db).batch<{ refusal: JoinState["refusal"]; last_seq: number | null }>([
+    bindPrepared(d1Of(db), JOIN.visit(), j),
+    bindPrepared(d1Of(db), JOIN.state(), j),
   ]);
-  return { suspended: !!rows[0]?.suspended, lastSeq: Number(rows[0]?.lastSeq ?? 0) };
+  const row = state?.results[0];
+  return { refusal: row?.refusal ?? null, lastSeq: Number(row?.last_seq ?? 0) };
 }
 
 /** The rooms `userId` ever opened, a page at a time in primary-key order (after `after`). */

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { dbOf } from "../db/client";
 import { changedSince, createdAtUpTo, messagesAfter, messagesByIds } from "../db/messages";
-import { pairState, roomJoinState } from "../db/safety";
+import { type JoinState, pairState, roomJoinState } from "../db/safety";
 import type { MessageRow } from "../db/schema";
 import { participantsOf } from "../lib/ids";
 import { logError } from "../lib/log";
@@ -57,9 +57,6 @@ const STATUS_RANK = { sent: 0, failed: 0, delivered: 1, read: 2 } as const;
 
 /** Rooms constructed in this isolate (see `constructions`). */
 let constructed = 0;
-
-/** How a socket's join ended: it joined (sync or resync sent), or it raced a suspension. */
-type Joined = "joined" | "suspended";
 
 type LoggedEvent = { eseq: number; type: RoomEvent["type"]; message_id: string };
 
@@ -149,7 +146,11 @@ export class ConversationRoom extends DurableObject<Env> {
    */
   async safetyChanged(conversationId: string): Promise<void> {
     this.remember(conversationId);
-    if (!(await this.readClosed())) return;
+    if (await this.readClosed()) this.closeAll();
+  }
+
+  /** Closed for a block or an unmatch: every socket closes with 4404, and nobody is typing any more. */
+  private closeAll(): void {
     this.sql.exec("DELETE FROM typing");
     for (const ws of this.ctx.getWebSockets()) closeForGood(ws, CLOSE_CONVERSATION_GONE);
   }
@@ -170,7 +171,10 @@ export class ConversationRoom extends DurableObject<Env> {
     for (const ws of this.ctx.getWebSockets()) if (metaOf(ws).userId === userId) closeForGood(ws, CLOSE_SUSPENDED);
   }
 
-  /** Upgrades only. The Worker already verified the token and that this user is a participant. */
+  /**
+   * Upgrades only. The Worker verified the token and that this user is a participant; whether they
+   * may join (a block, an unmatch, a suspension) is read here, in the join's own D1 transaction.
+   */
   override async fetch(request: Request): Promise<Response> {
     const userId = request.headers.get(TRUSTED.user);
     const conversationId = request.headers.get(TRUSTED.scope);
@@ -181,16 +185,48 @@ export class ConversationRoom extends DurableObject<Env> {
     // Closed as last told: confirmed from D1 (rare), so a lost unblock notification cannot keep it shut.
     if (this.closed() && (await this.readClosed())) return conversationGone();
     const sinceParam = new URL(request.url).searchParams.get("since");
+    const since = sinceParam === null ? null : Number(sinceParam);
+    // Live events and other upgrades wait until this is done: a socket sees (replay, then) sync, then
+    // live events after it, and the socket limit counts every socket accepted before.
+    // Nothing may escape blockConcurrencyWhile: a throw there resets the object and drops every socket.
+    return this.ctx.blockConcurrencyWhile(() => this.admit(request, userId, since));
+  }
+
+  private async admit(request: Request, userId: string, since: number | null): Promise<Response> {
     const { 0: client, 1: server } = new WebSocketPair();
-    const refusal = this.refusalFor(userId);
-    if (refusal) {
-      // Browsers cannot read the status of a refused upgrade, so the refusal is a close code they can read.
-      // Not a hibernatable socket: it never joins the room, and nothing was read for it.
+    const upgraded = () => upgradeResponse(client, request);
+    // Browsers cannot read the status of a refused upgrade, so these refusals are close codes they can
+    // read, on a socket that is not hibernatable: it never joins the room.
+    const refuse = (close: (ws: WebSocket) => void) => {
       server.accept();
-      finishClose(server, CLOSE_TOO_MANY, refusal);
-      return upgradeResponse(client, request);
-    }
+      close(server);
+      return upgraded();
+    };
+    const tooMany = this.refusalFor(userId);
+    if (tooMany) return refuse((ws) => finishClose(ws, CLOSE_TOO_MANY, tooMany));
     this.sql.exec("INSERT INTO joins (user_id, at) VALUES (?, ?)", userId, Date.now());
+    const failed = (err: unknown, accepted: boolean) => {
+      logError("room.join_failed", err, { conversationId: this.conversationId, resume: since !== null });
+      const close = (ws: WebSocket) => finishClose(ws, 1011, "could not read the conversation; reconnect with since");
+      if (!accepted) return refuse(close);
+      close(server);
+      return upgraded();
+    };
+
+    let state: JoinState;
+    try {
+      state = await this.visit(userId);
+    } catch (err) {
+      return failed(err, false); // fails closed: nobody joins unchecked
+    }
+    if (state.refusal === "suspended") return refuse((ws) => closeForGood(ws, CLOSE_SUSPENDED));
+    if (state.refusal === "not_found") {
+      // D1 knows of a block or an unmatch this room was not told of (yet): it closes now.
+      this.setMeta("closed", "1");
+      this.closeAll();
+      return conversationGone();
+    }
+
     const meta: SocketMeta = {
       socketId: crypto.randomUUID(),
       userId,
@@ -201,24 +237,16 @@ export class ConversationRoom extends DurableObject<Env> {
     const firstDevice = this.socketsOf(userId).length === 0;
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(meta);
-
-    // Live events wait until this is done, so a socket sees (replay, then) sync, then live events after it.
-    // Nothing may escape blockConcurrencyWhile: a throw there resets the object and drops every socket.
-    const joined = await this.ctx.blockConcurrencyWhile(() =>
-      (sinceParam === null ? this.join(server, meta) : this.resume(server, meta, Number(sinceParam))).catch((err: unknown) => {
-        logError("room.join_failed", err, { conversationId, resume: sinceParam !== null });
-        finishClose(server, 1011, "could not read the conversation; reconnect with since");
-        return "failed" as const;
-      }),
-    );
-    if (joined === "suspended") closeForGood(server, CLOSE_SUSPENDED); // it raced a suspension
-    if (joined !== "joined") return upgradeResponse(client, request);
-    // A block may have landed meanwhile: the socket is already closed then, and announces nothing.
-    if (this.closed()) return upgradeResponse(client, request);
+    try {
+      if (since === null) this.join(server, meta, state.lastSeq);
+      else await this.resume(server, meta, since, state.lastSeq);
+    } catch (err) {
+      return failed(err, true);
+    }
     const partner = this.partnerOf(userId);
     sendEvent(server, { type: "presence", user_id: partner, online: this.socketsOf(partner).length > 0 });
     if (firstDevice) this.broadcast({ type: "presence", user_id: userId, online: true }, { except: server });
-    return upgradeResponse(client, request);
+    return upgraded();
   }
 
   /** Why this user may not open another socket here now, or null. Counted before anything reads D1. */
@@ -235,26 +263,24 @@ export class ConversationRoom extends DurableObject<Env> {
    * live messages after it. A client that fetched history over HTTP compares: a higher `last_seq` than it
    * holds means messages were committed in between, and it refetches (or reconnects with `since`).
    */
-  private async join(ws: WebSocket, meta: SocketMeta): Promise<Joined> {
-    const state = await this.visit(meta.userId);
-    if (state.suspended) return "suspended";
-    const lastSeq = Math.max(state.lastSeq, this.hw());
+  private join(ws: WebSocket, meta: SocketMeta, dbLastSeq: number): void {
+    const lastSeq = Math.max(dbLastSeq, this.hw());
     // The only socket here is synced up to lastSeq: nothing older is owed to anyone (a late notification
     // of it is skipped), so hw catches up with D1 here rather than by a gap fill on the next message.
     if (this.sockets(ws).length === 0 && lastSeq > this.hw()) this.setHw(lastSeq);
     ws.serializeAttachment({ ...meta, syncedSeq: lastSeq } satisfies SocketMeta);
     sendEvent(ws, { type: "sync", last_seq: lastSeq });
-    return "joined";
   }
 
   /**
-   * Every join records, in D1, that its user opened a socket here, and reads in the same transaction
-   * whether they are suspended and the conversation's newest seq. A suspension commits first and then
-   * closes the user's sockets in every room recorded for them, so a socket (accepted before this runs)
-   * is either in that list or sees the suspension here. A failure closes the socket (fails closed).
+   * Every join reads, in one D1 transaction, whether its user may join (suspended, blocked, unmatched)
+   * and the conversation's newest seq, and records that the user opened a socket here. A suspension
+   * commits first and then closes the user's sockets in every room recorded for them; its RPC waits
+   * while this join runs, so a socket is either accepted before that RPC lands, or sees the suspension.
    */
-  private visit(userId: string) {
-    return roomJoinState(dbOf(this.env.DB), userId, this.conversationId, nowIso());
+  private visit(userId: string): Promise<JoinState> {
+    const conversationId = this.conversationId;
+    return roomJoinState(dbOf(this.env.DB), { userId, partnerId: this.partnerOf(userId), conversationId, now: nowIso() });
   }
 
   /** RPC: rooms this isolate has constructed. Waking N hibernated rooms adds N (npm run bench reads it). */
@@ -404,11 +430,9 @@ export class ConversationRoom extends DurableObject<Env> {
    * whose notification never reached this room still arrives; the room's event log adds what D1 no
    * longer holds (hard deletes). Past the log's window, or too far behind: `resync`.
    */
-  private async resume(ws: WebSocket, meta: SocketMeta, since: number): Promise<Joined> {
+  private async resume(ws: WebSocket, meta: SocketMeta, since: number, lastSeq: number): Promise<void> {
     const db = dbOf(this.env.DB);
     const conversationId = this.conversationId;
-    const { suspended, lastSeq } = await this.visit(meta.userId);
-    if (suspended) return "suspended";
     const prunedHw = Number(this.getMeta("pruned_hw") ?? -1);
     // If this room missed publishes (hw behind D1), its hw marks are low: widen the window rather than lose a change.
     const threshold = Math.min(since, this.hw());
@@ -427,7 +451,7 @@ export class ConversationRoom extends DurableObject<Env> {
           : null;
     if (reason) {
       sendEvent(ws, { type: "resync", reason, last_seq: lastSeq });
-      return "joined";
+      return;
     }
     for (const m of missed) sendEvent(ws, toEventView("message.new", m, meta.userId));
 
@@ -469,7 +493,6 @@ export class ConversationRoom extends DurableObject<Env> {
     const synced = Math.max(since, missed.at(-1)?.seq ?? since);
     ws.serializeAttachment({ ...meta, syncedSeq: synced } satisfies SocketMeta);
     sendEvent(ws, { type: "sync", last_seq: Math.max(synced, lastSeq) });
-    return "joined";
   }
 
   override async webSocketMessage(ws: WebSocket, raw: string | ArrayBuffer): Promise<void> {

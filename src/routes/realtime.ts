@@ -5,7 +5,7 @@ import { conversationIdOf } from "../lib/ids";
 import { WS_PROTOCOL } from "../middleware/auth";
 import { UserId } from "../schemas/common";
 import { inboxOf, roomOf } from "../services/realtime";
-import { upgradeRefusal } from "../services/safety";
+import { isSuspendedNow } from "../services/safety";
 import { bearer, createRouter, errors } from "./openapi";
 
 const WsQuery = z.object({
@@ -108,16 +108,14 @@ export const realtimeRoutes = createRouter().openapi(ws, async (c) => {
   const url = new URL("https://do.internal/connect");
   if (since !== undefined) url.searchParams.set("since", since);
 
-  // Read before the upgrade (the room and the inbox keep their own state too, for upgrades that race a change).
-  const refusal = await upgradeRefusal(c.var.db, userId, partnerId);
-  if (refusal === "not_found") throw new AppError("not_found", "Conversation not found");
-  if (refusal === "suspended") return suspendedSocket(headers.get(TRUSTED.protocol));
-
   if (partnerId) {
+    // The room decides whether this user may join (blocks, unmatch, suspension), in its join's own D1
+    // transaction: one read per connect, and none that an upgrade racing a change could slip past.
     const conversationId = conversationIdOf(userId, partnerId);
     headers.set(TRUSTED.scope, conversationId);
     return roomOf(c.env, conversationId).fetch(url, { headers });
   }
+  if (await isSuspendedNow(c.var.db, userId)) return suspendedSocket(headers.get(TRUSTED.protocol));
   headers.set(TRUSTED.scope, `inbox:${userId}`);
   return inboxOf(c.env, userId).fetch(url, { headers });
 });

@@ -195,19 +195,8 @@ export async function mayReach(db: Db, senderId: string, receiverId: string): Pr
   return !(state.blocks || state.blockedBy || state.unmatched || state.suspended);
 }
 
-/**
- * Why an upgrade is refused before it reaches an object: a conversation the caller or the partner
- * blocks, or that was unmatched (404, as for one that is not theirs); a suspended caller (the socket
- * is opened and closed at once with 4403). Inbox sockets check the suspension only.
- */
-export async function upgradeRefusal(db: Db, userId: string, partnerId?: string): Promise<"not_found" | "suspended" | null> {
-  const now = nowIso();
-  if (!partnerId) return (await isSuspended(db, userId, now)) ? "suspended" : null;
-  const state = await pairState(db, userId, partnerId, now);
-  // Suspension first, as in the send's guard: a suspended user learns nothing about blocks.
-  if (state.suspended) return "suspended";
-  return state.blocks || state.blockedBy || state.unmatched ? "not_found" : null;
-}
+/** Whether `userId` is suspended now: an inbox upgrade is closed at once with 4403 then (rooms read it in their join). */
+export const isSuspendedNow = (db: Db, userId: string) => isSuspended(db, userId, nowIso());
 
 // ---- suspensions -----------------------------------------------------------------------------
 
