@@ -9,7 +9,9 @@ import {
   MAX_SOCKETS_PER_USER,
   TYPING_TTL_MS,
 } from "../src/durable-objects/conversation-room";
+import { RoomStorage } from "../src/durable-objects/room-storage";
 import type { SocketMeta } from "../src/durable-objects/sockets";
+import { conversationIdOf } from "../src/lib/ids";
 import { as, db, json, pair, seedCredits, send } from "./helpers";
 import { connect, openSocket, roomStub, type TestSocket } from "./sockets";
 
@@ -65,7 +67,10 @@ describe("typing", () => {
     await partner.nextOf("typing");
     // Push alice's deadline past the armed alarm, as a refresh a few seconds later would.
     await runInDurableObject(roomStub(alice, bob), (_room: ConversationRoom, state) => {
-      state.storage.sql.exec("UPDATE typing SET expires_at = expires_at + 60000");
+      const store = new RoomStorage(state.storage);
+      const typing = store.typingOf(alice);
+      if (!typing) throw new Error("alice is not typing");
+      store.setTyping(alice, { ...typing, expiresAt: typing.expiresAt + 60000 });
     });
     expect(await runDurableObjectAlarm(roomStub(alice, bob))).toBe(true);
     expect(await partner.drain()).toEqual([]); // still typing
@@ -211,9 +216,7 @@ describe("resume with since", () => {
     const m = await send(alice, bob);
     await runInDurableObject(roomStub(alice, bob), (_room: ConversationRoom, state) => {
       // As if more than the retained number of changes had happened since message 1.
-      state.storage.sql.exec(
-        "INSERT INTO meta (key, value) VALUES ('pruned_hw', '5') ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-      );
+      state.storage.kv.put("pruned_hw", 5);
     });
     const s = await openSocket(bob, { partner: alice, since: m.seq });
     expect((await s.drain())[0]).toMatchObject({ type: "resync", last_seq: 1 });
@@ -284,7 +287,12 @@ describe("reconnect limits", () => {
 
     // A minute later (the window is a sliding minute of join times in the room's storage) alice may join again.
     await runInDurableObject(roomStub(alice, bob), (_room: ConversationRoom, state) => {
-      state.storage.sql.exec("UPDATE joins SET at = at - 61000");
+      for (const [key, times] of state.storage.kv.list<number[]>({ prefix: "joins:" })) {
+        state.storage.kv.put(
+          key,
+          times.map((at) => at - 61000),
+        );
+      }
     });
     const back = await openSocket(alice, { partner: bob });
     expect(back.joined).toEqual({ type: "sync", last_seq: 5 });
@@ -391,5 +399,58 @@ describe("token expiry", () => {
     await expect(bobSocket.nextOf("message.status", 1000)).rejects.toThrow(/socket closed \(4001\)/);
     const history = await json(await as(alice).get(`/api/v2/messages/conversation/${bob}`));
     expect(history.messages[0]).toMatchObject({ id: m.id, status: "sent", read_at: null });
+  });
+});
+
+describe("a room created before its small values moved to the key-value store", () => {
+  it("carries them over once, on its first construction, drops the old tables, and keeps its event log", async () => {
+    const { alice, bob } = await pair(2);
+    await send(alice, bob, "one");
+    await send(alice, bob, "two");
+    const stub = roomStub(alice, bob);
+    const conversationId = conversationIdOf(alice, bob);
+    const deadline = Date.now() + 60_000;
+    // The storage such a room had: its values in `meta`, typing and join times in tables of their own.
+    await runInDurableObject(stub, (_room: ConversationRoom, state) => {
+      for (const [key] of state.storage.kv.list()) state.storage.kv.delete(key);
+      state.storage.sql.exec(`
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE typing (user_id TEXT PRIMARY KEY, socket_id TEXT NOT NULL, expires_at INTEGER NOT NULL);
+        CREATE TABLE joins (user_id TEXT NOT NULL, at INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS events (eseq INTEGER PRIMARY KEY AUTOINCREMENT, hw INTEGER NOT NULL, type TEXT NOT NULL, message_id TEXT NOT NULL, seq INTEGER NOT NULL);
+      `);
+      state.storage.sql.exec(
+        "INSERT INTO meta (key, value) VALUES ('conversation_id', ?), ('hw', '2'), ('pruned_hw', '1'), ('closed', '0'), ('typing_alarm_at', ?)",
+        conversationId,
+        String(deadline),
+      );
+      state.storage.sql.exec("INSERT INTO typing VALUES (?, 'sock-1', ?)", alice, deadline);
+      state.storage.sql.exec("INSERT INTO joins VALUES (?, ?)", alice, Date.now());
+      state.storage.sql.exec("INSERT INTO events (hw, type, message_id, seq) VALUES (2, 'message.status', 'msg_x', 1)");
+    });
+    await evictDurableObject(stub);
+
+    const stored = await runInDurableObject(stub, (_room: ConversationRoom, state) => ({
+      kv: Object.fromEntries(state.storage.kv.list()),
+      tables: state.storage.sql
+        .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_cf%' ESCAPE '\\' ORDER BY name")
+        .toArray()
+        .map((t) => t.name),
+      events: state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM events").one().n,
+    }));
+    expect(stored.kv).toEqual({
+      conversation_id: conversationId,
+      hw: 2,
+      pruned_hw: 1,
+      closed: false,
+      typing_alarm_at: deadline,
+      [`typing:${alice}`]: { socketId: "sock-1", expiresAt: deadline },
+    });
+    expect(stored.tables).toEqual(["events", "sqlite_sequence"]);
+    expect(stored.events).toBe(1);
+    // And it works as before: a join syncs at the conversation's newest seq.
+    const s = await openSocket(bob, { partner: alice });
+    expect(s.joined).toEqual({ type: "sync", last_seq: 2 });
+    s.close();
   });
 });

@@ -10,6 +10,7 @@ import type { RoomEvent, ServerEvent } from "../schemas/events";
 import { inboxOf } from "../services/realtime";
 import { markDeliveredMany, markReadMany } from "../services/receipts";
 import { toEventView } from "../services/views";
+import { RoomStorage } from "./room-storage";
 import {
   CLOSE_CONVERSATION_GONE,
   CLOSE_SUSPENDED,
@@ -29,10 +30,10 @@ import {
   upgradeResponse,
 } from "./sockets";
 
+export { EVENT_LOG_RETENTION } from "./room-storage";
+
 /** A `start` without a refresh for this long becomes `stop`. */
 export const TYPING_TTL_MS = 5000;
-/** Receipt/delete/moderation events kept for resume; older ones answer `resync`. */
-export const EVENT_LOG_RETENTION = 1000;
 /** At most this many missed messages (or changed older ones) are replayed on resume; beyond: `resync`. */
 export const MAX_REPLAY_MESSAGES = 500;
 
@@ -58,8 +59,6 @@ const STATUS_RANK = { sent: 0, failed: 0, delivered: 1, read: 2 } as const;
 /** Rooms constructed in this isolate (see `constructions`). */
 let constructed = 0;
 
-type LoggedEvent = { eseq: number; type: RoomEvent["type"]; message_id: string };
-
 /**
  * One object per conversation. It owns the sockets of the two participants (hibernation API),
  * fans out what the Worker publishes after each D1 commit, keeps typing deadlines in storage
@@ -68,51 +67,27 @@ type LoggedEvent = { eseq: number; type: RoomEvent["type"]; message_id: string }
  */
 export class ConversationRoom extends DurableObject<Env> {
   private readonly limiter = new FrameLimiter();
-  private readonly sql: SqlStorage;
+  private readonly store: RoomStorage;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     constructed++;
-    this.sql = ctx.storage.sql;
+    this.store = new RoomStorage(ctx.storage);
     // Pings are answered by the runtime without waking the object.
     ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(PING_FRAME, PONG_FRAME));
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      -- hw: the highest message seq this room had published when the event was logged.
-      CREATE TABLE IF NOT EXISTS events (eseq INTEGER PRIMARY KEY AUTOINCREMENT, hw INTEGER NOT NULL, type TEXT NOT NULL, message_id TEXT NOT NULL, seq INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS events_hw ON events (hw);
-      -- "Was this message deleted?" before announcing one (a late notification must not bring it back).
-      CREATE INDEX IF NOT EXISTS events_message ON events (message_id, type);
-      -- The furthest receipt fanned out per message (pruned with the log), so a late snapshot never moves one back.
-      CREATE TABLE IF NOT EXISTS receipts (message_id TEXT PRIMARY KEY, rank INTEGER NOT NULL, eseq INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS receipts_eseq ON receipts (eseq);
-      -- socket_id: the device typing, so closing it ends the typing even if other devices stay.
-      CREATE TABLE IF NOT EXISTS typing (user_id TEXT PRIMARY KEY, socket_id TEXT NOT NULL, expires_at INTEGER NOT NULL);
-      -- When each participant joined lately: the join rate limit (one sliding minute).
-      CREATE TABLE IF NOT EXISTS joins (user_id TEXT NOT NULL, at INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS joins_user_at ON joins (user_id, at);
-    `);
-  }
-
-  private getMeta(key: string): string | undefined {
-    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
-  }
-
-  private setMeta(key: string, value: string | number): void {
-    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, String(value));
   }
 
   /** Which conversation this is: stored on first contact, cached for the life of the instance. */
   private known?: string;
 
   private get conversationId(): string {
-    this.known ??= this.getMeta("conversation_id");
+    this.known ??= this.store.conversationId;
     return this.known ?? "";
   }
 
   private remember(conversationId: string): void {
     if (this.conversationId) return;
-    this.setMeta("conversation_id", conversationId);
+    this.store.conversationId = conversationId;
     this.known = conversationId;
   }
 
@@ -135,7 +110,7 @@ export class ConversationRoom extends DurableObject<Env> {
    * is refused here even if the Worker's own check ran before the block committed.
    */
   private closed(): boolean {
-    return this.getMeta("closed") === "1";
+    return this.store.closed;
   }
 
   /**
@@ -151,7 +126,7 @@ export class ConversationRoom extends DurableObject<Env> {
 
   /** Closed for a block or an unmatch: every socket closes with 4404, and nobody is typing any more. */
   private closeAll(): void {
-    this.sql.exec("DELETE FROM typing");
+    this.store.clearAllTyping();
     for (const ws of this.ctx.getWebSockets()) closeForGood(ws, CLOSE_CONVERSATION_GONE);
   }
 
@@ -160,7 +135,7 @@ export class ConversationRoom extends DurableObject<Env> {
     const [a, b] = participantsOf(this.conversationId);
     await this.ctx.blockConcurrencyWhile(async () => {
       const state = await pairState(dbOf(this.env.DB), a, b, nowIso());
-      this.setMeta("closed", state.blocks || state.blockedBy || state.unmatched ? "1" : "0");
+      this.store.closed = state.blocks || state.blockedBy || state.unmatched;
     });
     return this.closed();
   }
@@ -204,7 +179,7 @@ export class ConversationRoom extends DurableObject<Env> {
     };
     const tooMany = this.refusalFor(userId);
     if (tooMany) return refuse((ws) => finishClose(ws, CLOSE_TOO_MANY, tooMany));
-    this.sql.exec("INSERT INTO joins (user_id, at) VALUES (?, ?)", userId, Date.now());
+    this.store.recordJoin(userId, Date.now(), Date.now() - JOIN_WINDOW_MS);
     const failed = (err: unknown, accepted: boolean) => {
       logError("room.join_failed", err, { conversationId: this.conversationId, resume: since !== null });
       const close = (ws: WebSocket) => finishClose(ws, 1011, "could not read the conversation; reconnect with since");
@@ -222,7 +197,7 @@ export class ConversationRoom extends DurableObject<Env> {
     if (state.refusal === "suspended") return refuse((ws) => closeForGood(ws, CLOSE_SUSPENDED));
     if (state.refusal === "not_found") {
       // D1 knows of a block or an unmatch this room was not told of (yet): it closes now.
-      this.setMeta("closed", "1");
+      this.store.closed = true;
       this.closeAll();
       return conversationGone();
     }
@@ -252,9 +227,7 @@ export class ConversationRoom extends DurableObject<Env> {
   /** Why this user may not open another socket here now, or null. Counted before anything reads D1. */
   private refusalFor(userId: string): string | null {
     if (this.socketsOf(userId).length >= MAX_SOCKETS_PER_USER) return `at most ${MAX_SOCKETS_PER_USER} sockets per conversation`;
-    const windowStart = Date.now() - JOIN_WINDOW_MS;
-    this.sql.exec("DELETE FROM joins WHERE at <= ?", windowStart);
-    const recent = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM joins WHERE user_id = ?", userId).one().n;
+    const recent = this.store.joinsSince(userId, Date.now() - JOIN_WINDOW_MS);
     return recent >= MAX_JOINS_PER_MINUTE ? `at most ${MAX_JOINS_PER_MINUTE} connections per minute; retry later` : null;
   }
 
@@ -303,14 +276,9 @@ export class ConversationRoom extends DurableObject<Env> {
     // this newer row; the late `message.new`, when it comes, then sends nothing. A deleted message is
     // never announced (a hard delete hands us the row it removed, content and all): the room moves
     // past its seq and sends only the deletion.
-    const deleted = event.type === "message.deleted" || this.wasDeleted(event.message.id);
+    const deleted = event.type === "message.deleted" || this.store.wasDeleted(event.message.id);
     if (event.message.seq > this.hw()) await this.deliverNew(event.message, { announce: !deleted });
     if (event.type !== "message.new") this.fanOut(event);
-  }
-
-  /** A deletion this room already fanned out (a late `message.new` must not bring the message back). */
-  private wasDeleted(messageId: string): boolean {
-    return this.sql.exec("SELECT 1 FROM events WHERE message_id = ? AND type = 'message.deleted' LIMIT 1", messageId).toArray().length > 0;
   }
 
   /** The highest seq whose `message.new` this room has fanned out, gapless; read from storage once per instance. */
@@ -321,7 +289,7 @@ export class ConversationRoom extends DurableObject<Env> {
   private hw(): number {
     if (this.hwCache === undefined) {
       // `hw` was a row of `meta` before it moved to the key-value store (rooms created before keep theirs).
-      this.hwCache = Number(this.ctx.storage.kv.get<number>("hw") ?? this.getMeta("hw") ?? 0);
+      this.hwCache = this.ctx.storage.kv.get<number>("hw") ?? 0;
       this.hwStored = this.hwCache;
     }
     return this.hwCache;
@@ -364,7 +332,7 @@ export class ConversationRoom extends DurableObject<Env> {
       try {
         if (m.seq - from > MAX_REPLAY_MESSAGES) throw new Error("too many missed messages");
         const missing = await messagesAfter(dbOf(this.env.DB), this.conversationId, from, m.seq - from);
-        this.sendNew(missing.filter((x) => x.seq < m.seq && !this.wasDeleted(x.id)).concat(own), m.seq);
+        this.sendNew(missing.filter((x) => x.seq < m.seq && !this.store.wasDeleted(x.id)).concat(own), m.seq);
       } catch (err) {
         // Nothing may escape blockConcurrencyWhile (a throw resets the object): the sockets refetch instead.
         logError("room.gap_fill_failed", err, { conversationId: this.conversationId, from, to: m.seq });
@@ -391,36 +359,10 @@ export class ConversationRoom extends DurableObject<Env> {
   private fanOut(event: RoomEvent): void {
     const m = event.message;
     const rank = event.type === "message.status" ? STATUS_RANK[m.status] : null;
-    if (rank !== null) {
-      const known = this.sql.exec<{ rank: number }>("SELECT rank FROM receipts WHERE message_id = ?", m.id).toArray()[0];
-      if (known && known.rank >= rank) return; // a late snapshot: the socket already has this or newer
-    }
-    const eseq = this.log(event.type, m, this.hw()); // apply() moved past m first, so hw >= m.seq
-    if (rank !== null) {
-      this.sql.exec(
-        "INSERT INTO receipts (message_id, rank, eseq) VALUES (?, ?, ?) ON CONFLICT (message_id) DO UPDATE SET rank = excluded.rank, eseq = excluded.eseq",
-        m.id,
-        rank,
-        eseq,
-      );
-    }
-    for (const ws of this.sockets()) sendEvent(ws, toEventView(event.type, m, metaOf(ws).userId));
-  }
-
-  private log(type: RoomEvent["type"], m: MessageRow, hw: number): number {
+    if (rank !== null && (this.store.receiptRank(m.id) ?? -1) >= rank) return; // a late snapshot: the sockets have this or newer
     this.persistHw(); // storage never holds an hw below the marks of the events it logged
-    const [logged] = this.sql
-      .exec<{ eseq: number }>("INSERT INTO events (hw, type, message_id, seq) VALUES (?, ?, ?, ?) RETURNING eseq", hw, type, m.id, m.seq)
-      .toArray();
-    const eseq = logged?.eseq ?? 0;
-    // eseq is AUTOINCREMENT without gaps, so the window's edge is arithmetic: usually one row leaves.
-    const edge = eseq - EVENT_LOG_RETENTION;
-    const pruned = this.sql.exec<{ hw: number }>("DELETE FROM events WHERE eseq <= ? RETURNING hw", edge).toArray();
-    if (pruned.length) {
-      this.setMeta("pruned_hw", Math.max(...pruned.map((p) => p.hw), Number(this.getMeta("pruned_hw") ?? -1)));
-      this.sql.exec("DELETE FROM receipts WHERE eseq <= ?", edge);
-    }
-    return eseq;
+    this.store.log(event.type, m, this.hw(), rank); // apply() moved past m first, so hw >= m.seq
+    for (const ws of this.sockets()) sendEvent(ws, toEventView(event.type, m, metaOf(ws).userId));
   }
 
   /**
@@ -433,7 +375,7 @@ export class ConversationRoom extends DurableObject<Env> {
   private async resume(ws: WebSocket, meta: SocketMeta, since: number, lastSeq: number): Promise<void> {
     const db = dbOf(this.env.DB);
     const conversationId = this.conversationId;
-    const prunedHw = Number(this.getMeta("pruned_hw") ?? -1);
+    const prunedHw = this.store.prunedHw;
     // If this room missed publishes (hw behind D1), its hw marks are low: widen the window rather than lose a change.
     const threshold = Math.min(since, this.hw());
     const ahead = since > lastSeq;
@@ -456,9 +398,7 @@ export class ConversationRoom extends DurableObject<Env> {
     for (const m of missed) sendEvent(ws, toEventView("message.new", m, meta.userId));
 
     // What changed on each older message: what the log saw, plus what its current row shows.
-    const logged = this.sql
-      .exec<LoggedEvent>("SELECT eseq, type, message_id FROM events WHERE hw >= ? AND seq <= ? ORDER BY eseq", threshold, since)
-      .toArray();
+    const logged = this.store.loggedSince(threshold, since);
     const current = new Map(changedRows.map((m) => [m.id, m]));
     const unseen = [...new Set(logged.map((e) => e.message_id))].filter((id) => !current.has(id));
     for (const m of await messagesByIds(db, unseen)) current.set(m.id, m);
@@ -542,27 +482,21 @@ export class ConversationRoom extends DurableObject<Env> {
   }
 
   private async startTyping(userId: string, socketId: string): Promise<void> {
-    const wasTyping = this.sql.exec("SELECT 1 FROM typing WHERE user_id = ?", userId).toArray().length > 0;
+    const wasTyping = this.store.typingOf(userId) !== undefined;
     const expiresAt = Date.now() + TYPING_TTL_MS;
-    this.sql.exec(
-      "INSERT INTO typing (user_id, socket_id, expires_at) VALUES (?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET socket_id = excluded.socket_id, expires_at = excluded.expires_at",
-      userId,
-      socketId,
-      expiresAt,
-    );
+    this.store.setTyping(userId, { socketId, expiresAt });
     // A refresh only moves the deadline; the partner already shows "typing".
     if (!wasTyping) this.toPartner(userId, { type: "typing", user_id: userId, state: "start" });
-    const armed = Number(this.getMeta("typing_alarm_at") ?? 0);
+    const armed = this.store.typingAlarmAt;
     if (!armed || expiresAt < armed) await this.armAlarm(expiresAt);
   }
 
   private stopTyping(userId: string): void {
-    const removed = this.sql.exec("DELETE FROM typing WHERE user_id = ? RETURNING user_id", userId).toArray().length > 0;
-    if (removed) this.toPartner(userId, { type: "typing", user_id: userId, state: "stop" });
+    if (this.store.clearTyping(userId)) this.toPartner(userId, { type: "typing", user_id: userId, state: "stop" });
   }
 
   private async armAlarm(at: number): Promise<void> {
-    this.setMeta("typing_alarm_at", at);
+    this.store.typingAlarmAt = at;
     await this.ctx.storage.setAlarm(at);
   }
 
@@ -572,12 +506,12 @@ export class ConversationRoom extends DurableObject<Env> {
    * a test may fire it on demand).
    */
   override async alarm(): Promise<void> {
-    const dueBy = Math.max(Date.now(), Number(this.getMeta("typing_alarm_at") ?? 0));
-    this.sql.exec("DELETE FROM meta WHERE key = 'typing_alarm_at'");
-    const expired = this.sql.exec<{ user_id: string }>("DELETE FROM typing WHERE expires_at <= ? RETURNING user_id", dueBy).toArray();
-    for (const { user_id } of expired) this.toPartner(user_id, { type: "typing", user_id, state: "stop" });
-    const next = this.sql.exec<{ at: number | null }>("SELECT MIN(expires_at) AS at FROM typing").toArray()[0]?.at;
-    if (next) await this.armAlarm(next);
+    const dueBy = Math.max(Date.now(), this.store.typingAlarmAt ?? 0);
+    this.store.typingAlarmAt = undefined;
+    const typists = this.store.typists();
+    for (const t of typists.filter((t) => t.expiresAt <= dueBy)) this.stopTyping(t.userId);
+    const next = Math.min(...typists.filter((t) => t.expiresAt > dueBy).map((t) => t.expiresAt));
+    if (Number.isFinite(next)) await this.armAlarm(next);
   }
 
   private toPartner(userId: string, event: ServerEvent): void {
@@ -608,7 +542,7 @@ export class ConversationRoom extends DurableObject<Env> {
   private async leave(ws: WebSocket): Promise<void> {
     const { userId, socketId } = metaOf(ws);
     const lastDevice = this.socketsOf(userId, ws).length === 0;
-    const typingHere = this.sql.exec("SELECT 1 FROM typing WHERE user_id = ? AND socket_id = ?", userId, socketId).toArray().length > 0;
+    const typingHere = this.store.typingOf(userId)?.socketId === socketId;
     if (lastDevice || typingHere) this.stopTyping(userId);
     if (!lastDevice) return;
     this.broadcast({ type: "presence", user_id: userId, online: false }, { except: ws });
