@@ -10,7 +10,17 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { conversationIdOf } from "../src/lib/ids";
 import { call, count, createAdmin, indexNow, newUser, pair, send, tokenFor } from "./helpers";
-import { auditRowsBy, digestOfTables, fillPath, isContractError, isWrite, type Operation, operations } from "./routes";
+import {
+  auditRowsBy,
+  digestOfTables,
+  fillPath,
+  isContractError,
+  isWrite,
+  type Operation,
+  operations,
+  presenceScopes,
+  SOCKET_WRITES,
+} from "./routes";
 import { connect, type Event, type TestSocket } from "./sockets";
 
 const HTTP_RUNS = 1400;
@@ -268,10 +278,12 @@ describe("hostile input, generated", () => {
     const tokens = { user: await tokenFor(user), admin: await tokenFor(admin) };
     // A search with q brings the index up to what is committed (a read's legitimate write): start from there.
     await indexNow();
-    // A conversation socket that opens (101) records its visit; nothing else may change.
-    const before = await digestOfTables(["room_visits"]);
+    // A conversation socket that opens (101) records its visit, and any socket its object's count; nothing else may change.
+    const before = await digestOfTables(SOCKET_WRITES);
     const visitsBefore = await visitedBy(user);
+    const scopesBefore = await presenceScopes();
     const opened = new Set<string>();
+    const openedScopes = new Set<string>();
     const baseline = await fingerprint();
     const auditedBefore = await auditRowsBy(admin);
     await fc.assert(
@@ -281,6 +293,7 @@ describe("hostile input, generated", () => {
         const { status, body, where } = await perform(r, tokens);
         const partner = new URL(urlOf(r), "http://x").searchParams.get("partner_id");
         if (status === 101 && partner) opened.add(conversationIdOf(user, partner));
+        if (status === 101) openedScopes.add(partner ? conversationIdOf(user, partner) : `inbox:${user}`);
         expect(status, where).toBeLessThan(500);
         if (isWrite(r.op)) expect(status, where).toBeGreaterThanOrEqual(400);
         if (status >= 400) expect(isContractError(body), `${where} → ${JSON.stringify(body).slice(0, 300)}`).toBe(true);
@@ -288,8 +301,9 @@ describe("hostile input, generated", () => {
       }),
       { seed, numRuns: HTTP_RUNS },
     );
-    expect(await digestOfTables(["room_visits"])).toEqual(before);
+    expect(await digestOfTables(SOCKET_WRITES)).toEqual(before);
     expect(await visitedBy(user)).toEqual([...new Set([...visitsBefore, ...opened])].sort());
+    expect(await presenceScopes()).toEqual([...new Set([...scopesBefore, ...openedScopes])].sort());
     // Every admin call, refused or not, left exactly one audit row.
     expect(await auditRowsBy(admin)).toBe(auditedBefore + counts.admin);
   }, 180_000);
@@ -314,9 +328,11 @@ describe("hostile input, generated", () => {
     );
 
   it(`${FRAME_BATCHES} sockets, each sent a generated batch of frames of every type: only error events (never internal), the socket stays open, nothing changed`, async () => {
-    // Opening a conversation socket records its visit (one row, checked below); frames change nothing.
-    const before = await digestOfTables(["room_visits"]);
+    // Opening a conversation socket records its visit (one row, checked below), any socket its object's
+    // count (one row each: every socket here is a fresh user's); frames change nothing.
+    const before = await digestOfTables(SOCKET_WRITES);
     const visitsBefore = await count("SELECT 1 FROM room_visits");
+    const scopesBefore = await count("SELECT 1 FROM socket_presence");
     let conversationSockets = 0;
     const baseline = await fingerprint();
     await fc.assert(
@@ -349,8 +365,9 @@ describe("hostile input, generated", () => {
       }),
       { seed, numRuns: FRAME_BATCHES },
     );
-    expect(await digestOfTables(["room_visits"])).toEqual(before);
+    expect(await digestOfTables(SOCKET_WRITES)).toEqual(before);
     expect(await count("SELECT 1 FROM room_visits")).toBe(visitsBefore + conversationSockets);
+    expect(await count("SELECT 1 FROM socket_presence")).toBe(scopesBefore + FRAME_BATCHES);
   }, 120_000);
 
   it("ran at least 2 000 generated inputs", () => {

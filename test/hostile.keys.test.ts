@@ -4,8 +4,19 @@
  * they get the same clear 4xx as any other unknown key and change nothing.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { conversationIdOf } from "../src/lib/ids";
 import { as, call, count, createAdmin, json, newUser, pair, send, tokenFor } from "./helpers";
-import { auditRowsBy, digestOfTables, fillPath, isContractError, isWrite, type Operation, operations } from "./routes";
+import {
+  auditRowsBy,
+  digestOfTables,
+  fillPath,
+  isContractError,
+  isWrite,
+  type Operation,
+  operations,
+  presenceScopes,
+  SOCKET_WRITES,
+} from "./routes";
 import { openSocket } from "./sockets";
 
 const KEYS = [
@@ -122,8 +133,9 @@ describe("prototype keys in socket frames", () => {
     ["conversation", () => ({ partner: alice })],
     ["inbox", () => ({})],
   ])("a %s socket answers each with an error event, applies nothing and stays open", async (kind, options) => {
-    // Opening a conversation socket records the visit (once per user and room), and nothing else.
-    const before = await digestOfTables(["room_visits"]);
+    // Opening a socket records the visit (a conversation's: once per user and room) and its object's count, and nothing else.
+    const before = await digestOfTables(SOCKET_WRITES);
+    const scopesBefore = await presenceScopes();
     const visitsBefore = await count("SELECT 1 FROM room_visits WHERE user_id = ?", bob);
     // Bob is the receiver of messageId, so an accepted read would change it. Frames are rate-limited per
     // socket (a bucket of 20) and joins per minute: four keys (16 frames and a ping) per socket.
@@ -142,7 +154,9 @@ describe("prototype keys in socket frames", () => {
       expect(socket.closed).toBeNull();
       socket.close();
     }
-    expect(await digestOfTables(["room_visits"])).toEqual(before);
+    expect(await digestOfTables(SOCKET_WRITES)).toEqual(before);
     expect(await count("SELECT 1 FROM room_visits WHERE user_id = ?", bob)).toBe(visitsBefore + (kind === "conversation" ? 1 : 0));
+    const scope = kind === "conversation" ? conversationIdOf(bob, alice) : `inbox:${bob}`;
+    expect(await presenceScopes()).toEqual([...new Set([...scopesBefore, scope])].sort());
   });
 });

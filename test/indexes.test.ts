@@ -10,6 +10,7 @@ import {
   inboxSyncQuery,
   markManyDelivered,
   markRead,
+  sendReachQuery,
   unreadQuery,
 } from "../src/db/messages";
 import { db, planOf } from "./helpers";
@@ -51,6 +52,24 @@ describe("hot queries use indexes (EXPLAIN QUERY PLAN)", () => {
       const plan = (await planOf(q)).join("\n");
       expect(plan).toMatch(/SEARCH messages USING COVERING INDEX messages_unread_idx \(receiver_id=\?/);
     }
+  });
+
+  it("the send's reach (who to notify, read in its RETURNING): primary-key lookups of socket_presence, the receiver's push index", async () => {
+    const q = sendReachQuery({
+      conversationId: "a:b",
+      senderInbox: "inbox:a",
+      receiverInbox: "inbox:b",
+      receiverId: "b",
+      now: "2026-01-01",
+    });
+    const plan = await planOf({ toSQL: () => q });
+    expect(plan.filter((d) => /socket_presence/.test(d))).toEqual([
+      "SEARCH socket_presence USING INDEX sqlite_autoindex_socket_presence_1 (scope=?)",
+      "SEARCH socket_presence USING INDEX sqlite_autoindex_socket_presence_1 (scope=?)",
+      "SEARCH socket_presence USING INDEX sqlite_autoindex_socket_presence_1 (scope=?)",
+    ]);
+    expect(plan.join("\n")).toMatch(/SEARCH push_subscriptions USING INDEX push_subscriptions_user_seen_idx \(user_id=\?\)/);
+    expect(plan.some((d) => /^SCAN (socket_presence|push_subscriptions)/.test(d))).toBe(false);
   });
 
   it("idempotency lookup: the unique (sender_id, client_message_id) index", async () => {

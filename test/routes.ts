@@ -86,6 +86,15 @@ export async function digestOfTables(except: string[] = []): Promise<Record<stri
   return digest;
 }
 
+/** What opening a socket writes, besides nothing: the room visit, and its object's count of sockets (checked apart). */
+export const SOCKET_WRITES = ["room_visits", "socket_presence"];
+
+/** The scopes (a conversation id, `inbox:<user>`) that have a row in socket_presence, sorted. */
+export async function presenceScopes(): Promise<string[]> {
+  const { results } = await env.DB.prepare("SELECT scope FROM socket_presence ORDER BY scope").all<{ scope: string }>();
+  return results.map((r) => r.scope);
+}
+
 export async function auditRowsBy(adminId: string): Promise<number> {
   const row = await env.DB.prepare("SELECT COUNT(*) AS n FROM audit_log WHERE admin_id = ?").bind(adminId).first<{ n: number }>();
   return row?.n ?? 0;

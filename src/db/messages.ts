@@ -1,9 +1,11 @@
-import { and, desc, eq, gt, gte, lt, lte, ne, sql } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gt, gte, lt, lte, ne, sql } from "drizzle-orm";
 import { alias } from "drizzle-orm/sqlite-core";
 import { type AttachmentClaim, claimAttachmentStatements, isAttachmentClaimFailure } from "./attachments";
 import type { Db } from "./client";
 import { constraintOf } from "./constraints";
 import { bindPrepared, bindQuery, d1Of, filled, type Prepared, prepareOnce, rowAt, rowOf } from "./prepared";
+import { inboxScope, socketsOf } from "./presence";
+import { activeSubscriptionExists } from "./push";
 import { blocking, hiddenPartnersOf, type SendGuard, sendGuardStatement, sendRefusalOf } from "./safety";
 import {
   conversationMembers,
@@ -33,8 +35,14 @@ const inConversation = (conversationId?: string) => (conversationId ? sql`+${mes
 const RECEIPTABLE = sql.raw(`is_deleted = 0 AND moderation_status <> 'blocked'`);
 
 export type NewMessage = Omit<NewMessageRow, "pk" | "seq" | "creditsTransactionId">;
+/**
+ * Which realtime objects a new message must wake, as the send's own transaction read it
+ * (db/presence.ts): sockets in its room and in each inbox, and whether the receiver has a push device.
+ */
+export type SendReach = { roomSockets: number; senderInboxSockets: number; receiverInboxSockets: number; receiverMayPush: boolean };
+
 export type SendOutcome =
-  | { kind: "sent"; message: MessageRow }
+  | { kind: "sent"; message: MessageRow; reach: SendReach }
   | { kind: "insufficient" }
   | { kind: "duplicate" }
   | { kind: "attachment_taken" }
@@ -56,6 +64,24 @@ export type SendOutcome =
  *   when an upload it names was sent by another message meanwhile.
  */
 const P = (name: string) => sql.placeholder(name);
+
+/** Read in the message's RETURNING: what the send must notify costs no statement of its own. */
+const REACH = {
+  roomSockets: socketsOf(P("conversationId")).as("room_sockets"),
+  senderInboxSockets: socketsOf(P("senderInbox")).as("sender_inbox_sockets"),
+  receiverInboxSockets: socketsOf(P("receiverInbox")).as("receiver_inbox_sockets"),
+  receiverMayPush: sql`${activeSubscriptionExists(P("receiverId"), P("now"))}`.as("receiver_may_push"),
+};
+
+const REACH_ALONE = prepareOnce((db) => db.select(REACH).from(sql`(SELECT 1)`));
+/** The send's reach as a query of its own: the same SQL its RETURNING holds (what the EXPLAIN tests read). */
+export const sendReachQuery = (v: {
+  conversationId: string;
+  senderInbox: string;
+  receiverInbox: string;
+  receiverId: string;
+  now: string;
+}) => filled(REACH_ALONE(), v);
 
 /** The send batch's statements, each built once per isolate (db/prepared.ts); values are placeholders. */
 const SEND = {
@@ -97,7 +123,7 @@ const SEND = {
         createdAt: P("now"),
         updatedAt: P("now"),
       })
-      .returning(),
+      .returning({ ...getTableColumns(messages), ...REACH }),
   ),
   debit: prepareOnce((db) =>
     db
@@ -160,6 +186,8 @@ export async function insertMessageWithCharge(
     creditsTransactionId: charged ? charge.transactionId : null,
     clientMessageId: m.clientMessageId ?? null,
     now: m.createdAt,
+    senderInbox: inboxScope(m.senderId),
+    receiverInbox: inboxScope(m.receiverId),
   };
   try {
     const [, inserted] = await d1.batch([
@@ -172,7 +200,13 @@ export async function insertMessageWithCharge(
     ]);
     const row = inserted?.results[0] as Record<string, unknown> | undefined;
     if (!row) throw new Error("message insert returned no row");
-    return { kind: "sent", message: rowOf(messages, row) };
+    const reach: SendReach = {
+      roomSockets: Number(row.room_sockets),
+      senderInboxSockets: Number(row.sender_inbox_sockets),
+      receiverInboxSockets: Number(row.receiver_inbox_sockets),
+      receiverMayPush: Boolean(row.receiver_may_push),
+    };
+    return { kind: "sent", message: rowOf(messages, row), reach };
   } catch (err) {
     const hit = constraintOf(err);
     if (hit?.kind === "check" && hit.name === "balance_non_negative") return { kind: "insufficient" };

@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, isNull, ne, or, sql } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, ne, or, type SQLWrapper, sql } from "drizzle-orm";
 import type { Db } from "./client";
 import { conversations, messages, type PushSubscriptionRow, pushState, pushSubscriptions } from "./schema";
 
@@ -61,12 +61,17 @@ export async function deleteSubscription(db: Db, userId: string, endpoint: strin
 /** A push service said the subscription is gone (404/410), or it expired. */
 export const deleteSubscriptionById = (db: Db, id: string) => db.delete(pushSubscriptions).where(eq(pushSubscriptions.id, id));
 
+/** A subscription of `userId` that may still take a push at `now`. */
+const activeOf = (userId: SQLWrapper | string, now: SQLWrapper | string) =>
+  and(eq(pushSubscriptions.userId, userId), or(isNull(pushSubscriptions.expiresAt), gt(pushSubscriptions.expiresAt, now)));
+
 /** The receiver's subscriptions that may still take a push (fan-out of one notification). */
 export const activeSubscriptionsQuery = (db: Db, userId: string, now: string) =>
-  db
-    .select({ id: pushSubscriptions.id })
-    .from(pushSubscriptions)
-    .where(and(eq(pushSubscriptions.userId, userId), or(isNull(pushSubscriptions.expiresAt), gt(pushSubscriptions.expiresAt, now))));
+  db.select({ id: pushSubscriptions.id }).from(pushSubscriptions).where(activeOf(userId, now));
+
+/** SQL true when `userId` has a subscription that may still take a push (one range of the user's index). */
+export const activeSubscriptionExists = (userId: SQLWrapper, now: SQLWrapper) =>
+  sql`EXISTS (SELECT 1 FROM ${pushSubscriptions} WHERE ${activeOf(userId, now)})`;
 
 /** Whether the user has a subscription that may still take a push (one range of the user's index, one row). */
 export async function hasActiveSubscription(db: Db, userId: string, now: string): Promise<boolean> {

@@ -115,6 +115,18 @@ export const roomVisits = sqliteTable(
   (t) => [primaryKey({ columns: [t.userId, t.conversationId] })],
 );
 
+/**
+ * How many sockets a realtime object holds, as it last wrote: `scope` is a conversation id (its room)
+ * or `inbox:<user id>`. The send's batch reads it, so an object with no socket is not woken for a
+ * new message. Written only by the object itself, newer `version` wins; it may overstate (a socket
+ * dropped without a close event), never understate, what is open.
+ */
+export const socketPresence = sqliteTable("socket_presence", {
+  scope: text("scope").primaryKey(),
+  sockets: integer("sockets").notNull(),
+  version: integer("version").notNull(),
+});
+
 export const messages = sqliteTable(
   "messages",
   {

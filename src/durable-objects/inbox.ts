@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { dbOf } from "../db/client";
 import { inboxSyncQuery, unreadCount } from "../db/messages";
+import { inboxScope } from "../db/presence";
 import { hasActiveSubscription } from "../db/push";
 import { isSuspended, roomVisitsQuery } from "../db/safety";
 import type { MessageRow } from "../db/schema";
@@ -10,6 +11,7 @@ import type { RoomEvent } from "../schemas/events";
 import { roomOf } from "../services/realtime";
 import { applyReceipts } from "../services/receipts";
 import { toEventView } from "../services/views";
+import { PresenceReports } from "./presence";
 import {
   CLOSE_SUSPENDED,
   closeForGood,
@@ -52,6 +54,7 @@ const SUSPENSION_ROOMS_PAGE = 200;
  */
 export class Inbox extends DurableObject<Env> {
   private readonly limiter = new FrameLimiter();
+  private readonly presence = new PresenceReports(this.ctx, () => this.env.DB);
   /** Counts are read from D1 concurrently; only the newest read may reach the sockets. */
   private countGeneration = 0;
   private readonly sql: SqlStorage;
@@ -126,12 +129,17 @@ export class Inbox extends DurableObject<Env> {
       syncedSeq: 0,
     } satisfies SocketMeta);
     // Held until sync and the first count are out, so live events (and newer counts) follow them.
+    // The socket is counted in D1 first: a send that commits before sees none (and is in the sync),
+    // one after it notifies this inbox. Without the count the socket would miss live messages: it closes.
     // Nothing may escape blockConcurrencyWhile: a throw there resets the object and drops every socket.
     await this.ctx.blockConcurrencyWhile(() =>
-      this.sync(server, userId).catch((err: unknown) => {
-        logError("inbox.sync_failed", err);
-        finishClose(server, 1011, "could not read the inbox; reconnect");
-      }),
+      this.presence
+        .write(inboxScope(userId), this.sockets().length)
+        .then(() => this.sync(server, userId))
+        .catch((err: unknown) => {
+          logError("inbox.sync_failed", err);
+          finishClose(server, 1011, "could not read the inbox; reconnect");
+        }),
     );
     return upgradeResponse(client, request);
   }
@@ -164,7 +172,12 @@ export class Inbox extends DurableObject<Env> {
    */
   async newMessage(m: MessageRow, asReceiver = false): Promise<NewMessageOutcome> {
     const sockets = this.sockets();
-    if (sockets.length === 0) return { delivered: false, mayPush: asReceiver && (await this.mayPush(m.receiverId)) };
+    if (sockets.length === 0) {
+      // Woken with no socket: D1 still counts one that left without a close event. Corrected, so
+      // the next sends skip this inbox.
+      this.presence.report(inboxScope(asReceiver ? m.receiverId : m.senderId), 0);
+      return { delivered: false, mayPush: asReceiver && (await this.mayPush(m.receiverId)) };
+    }
     const owner = metaOf(sockets[0] as WebSocket).userId;
     if (!this.visible(m, owner)) return { delivered: true, mayPush: false }; // the user shut this partner out
     for (const ws of sockets) sendEvent(ws, toEventView("message.new", m, owner));
@@ -259,6 +272,7 @@ export class Inbox extends DurableObject<Env> {
       Number.isFinite(untilMs) ? String(untilMs) : "forever",
     );
     for (const ws of this.sockets()) closeForGood(ws, CLOSE_SUSPENDED);
+    this.presence.report(inboxScope(userId), 0);
     // Every room the user ever opened (D1, read after the suspension committed), a page at a time.
     const db = dbOf(this.env.DB);
     for (let after = ""; ; ) {
@@ -323,12 +337,18 @@ export class Inbox extends DurableObject<Env> {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     finishClose(ws, code, reason);
-    this.limiter.forget(metaOf(ws).socketId);
+    this.left(ws);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     logError("inbox.socket_error", error);
     finishClose(ws, 1011, "socket error");
-    this.limiter.forget(metaOf(ws).socketId);
+    this.left(ws);
+  }
+
+  private left(ws: WebSocket): void {
+    const { socketId, userId } = metaOf(ws);
+    this.limiter.forget(socketId);
+    this.presence.report(inboxScope(userId), this.sockets().filter((s) => s !== ws).length);
   }
 }

@@ -17,6 +17,7 @@ const KEY = {
   typingAlarmAt: "typing_alarm_at",
 } as const;
 const joinsKey = (userId: string) => `joins:${userId}`;
+
 const TYPING = "typing:";
 
 /**

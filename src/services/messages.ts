@@ -85,7 +85,7 @@ export async function sendMessage(
   );
   switch (outcome.kind) {
     case "sent":
-      announceNewMessage(env, outcome.message);
+      announceNewMessage(env, outcome.message, outcome.reach);
       return { message: outcome.message, replayed: false };
     case "insufficient":
       throw new AppError("insufficient_credits", `Sending a message costs ${cost} credit(s)`, { required: cost });

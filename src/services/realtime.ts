@@ -1,4 +1,5 @@
 import { waitUntil } from "cloudflare:workers";
+import type { SendReach } from "../db/messages";
 import type { MessageRow } from "../db/schema";
 import { logError } from "../lib/log";
 import type { RoomEvent } from "../schemas/events";
@@ -48,9 +49,9 @@ export async function publish(env: Env, events: RoomEvent[], unreadChangedFor: I
  * lost or sent twice. It starts on the next turn of the event loop: building three RPCs takes about
  * 0.4 ms of the one thread, which would otherwise come before the sender's response is written.
  */
-export function announceNewMessage(env: Env, m: MessageRow): void {
+export function announceNewMessage(env: Env, m: MessageRow, reach: SendReach): void {
   const work: Promise<void> = nextTurn()
-    .then(() => publishNewMessage(env, m))
+    .then(() => publishNewMessage(env, m, reach))
     .finally(() => announcing.delete(work));
   announcing.add(work);
   waitUntil(work);
@@ -68,22 +69,27 @@ export async function announcementsSettled(): Promise<void> {
 
 /**
  * A new message: its room, and both participants' inboxes (the sender's other devices, the receiver's
- * count). When neither the room nor the inbox had a live socket of the receiver (or could not say),
- * a push job is queued, unless the inbox knows the receiver has no push subscription: the objects know
- * who is connected and who can be pushed (an inbox reads it from D1 once, then keeps it), so the
- * send path costs no D1 read and a receiver without a device no job.
+ * count), each only if it holds a socket as the send's own transaction read (`reach`, D1's
+ * `socket_presence`): most messages reach objects nobody has open, and waking one costs more than
+ * the send's own work. When neither the room nor the inbox had a live socket of the receiver (or
+ * could not say), a push job is queued, unless the receiver has no push device (read in the same
+ * transaction, or known by their inbox).
  */
-export async function publishNewMessage(env: Env, m: MessageRow): Promise<void> {
+export async function publishNewMessage(env: Env, m: MessageRow, reach: SendReach): Promise<void> {
+  const nobody = Promise.resolve(undefined);
   const [room, receiverInbox] = await settle(
     [
-      roomOf(env, m.conversationId).publish(m.conversationId, [{ type: "message.new", message: m }]),
-      inboxOf(env, m.receiverId).newMessage(m, true),
-      inboxOf(env, m.senderId).newMessage(m),
+      reach.roomSockets > 0 ? roomOf(env, m.conversationId).publish(m.conversationId, [{ type: "message.new", message: m }]) : nobody,
+      reach.receiverInboxSockets > 0 ? inboxOf(env, m.receiverId).newMessage(m, true) : nobody,
+      reach.senderInboxSockets > 0 ? inboxOf(env, m.senderId).newMessage(m) : nobody,
     ],
     "message.new",
   );
-  // No answer from an object (undefined) errs towards a push: a missed notification is worse than a spare job.
-  if (room?.connected.includes(m.receiverId) || receiverInbox?.delivered || receiverInbox?.mayPush === false) return;
+  if (room?.connected.includes(m.receiverId) || receiverInbox?.delivered) return;
+  // Whether the receiver has a device: their inbox's answer when it was asked (no answer errs towards
+  // a push: a missed notification is worse than a spare job), else what the send's transaction read.
+  const mayPush = reach.receiverInboxSockets > 0 ? (receiverInbox?.mayPush ?? true) : reach.receiverMayPush;
+  if (!mayPush) return;
   await settle([notifyOffline(env, m)], "push.enqueue");
 }
 
