@@ -80,8 +80,8 @@ describe("socket_presence", () => {
     const roomSynced = room.joined?.last_seq as number;
     expect(roomLive).toEqual(all.filter((seq) => seq > roomSynced));
     // The inbox: its sync's last seq for the partner, then every later one live (in any order).
-    const inboxSynced =
-      (inbox.joined?.conversations as { partner_id: string; last_seq: number }[]).find((c) => c.partner_id === alice)?.last_seq ?? 0;
+    const listed = (inbox.joined?.conversations ?? []) as { partner_id: string; last_seq: number }[];
+    const inboxSynced = listed.find((c) => c.partner_id === alice)?.last_seq ?? 0;
     expect([...inboxLive].sort((a, b) => a - b)).toEqual(all.filter((seq) => seq > inboxSynced));
     room.close();
     inbox.close();
