@@ -8,7 +8,7 @@ import { listDurableObjectIds } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { conversationIdOf } from "../src/lib/ids";
-import { pair, send } from "./helpers";
+import { pair, seedCredits, send } from "./helpers";
 import { openSocket } from "./sockets";
 
 const socketsIn = async (scope: string) =>
@@ -45,25 +45,38 @@ describe("socket_presence", () => {
     inbox.close();
   });
 
-  it("counts every socket before it syncs and uncounts it once closed, per room and per inbox", async () => {
+  it("an object is present from its first socket (before it syncs) until its last one closed, per room and per inbox", async () => {
     const { alice, bob } = await pair(0);
     const conversationId = conversationIdOf(alice, bob);
     const phone = await openSocket(alice, { partner: bob });
     expect(await socketsIn(conversationId)).toBe(1);
-    const [laptop, partner, inbox] = await Promise.all([
+    const [laptop, partner, inbox, inboxLaptop] = await Promise.all([
       openSocket(alice, { partner: bob }),
       openSocket(bob, { partner: alice }),
       openSocket(alice),
+      openSocket(alice),
     ]);
-    expect(await socketsIn(conversationId)).toBe(3);
+    expect(await socketsIn(conversationId)).toBe(1);
     expect(await socketsIn(`inbox:${alice}`)).toBe(1);
     expect(await socketsIn(`inbox:${bob}`)).toBeNull();
 
+    // Closing some keeps it present; a message still reaches the sockets left.
     phone.close();
-    await eventually(() => socketsIn(conversationId), 2);
+    inbox.close();
+    await phone.closedBy();
+    await inbox.closedBy();
+    await partner.drain();
+    await inboxLaptop.drain();
+    await seedCredits(bob, 1);
+    await send(bob, alice, "still here?");
+    expect((await laptop.nextOf("message.new")).message.content).toBe("still here?");
+    expect((await inboxLaptop.nextOf("message.new")).message.content).toBe("still here?");
+    expect(await socketsIn(conversationId)).toBe(1);
+    expect(await socketsIn(`inbox:${alice}`)).toBe(1);
+
     laptop.close();
     partner.close();
-    inbox.close();
+    inboxLaptop.close();
     await eventually(() => socketsIn(conversationId), 0);
     await eventually(() => socketsIn(`inbox:${alice}`), 0);
   });

@@ -167,21 +167,21 @@ export type JoinState = { refusal: "suspended" | "not_found" | null; lastSeq: nu
  * A socket of `userId` joining its room with `partnerId`, in one transaction (the only D1 call of a
  * join): whether it may ("suspended", "not_found" or null), the conversation's newest seq (0 before
  * its first message), and, when it may, the visit recorded (once per user and room; later joins
- * change nothing) and the room's sockets with this one (`presence`). A send that commits before
- * this has a seq the join syncs past; one after it finds the room's socket.
+ * change nothing) and, for the room's first socket, its presence. A send that commits before this
+ * has a seq the join syncs past; one after it finds the room's socket.
  */
 export async function roomJoinState(
   db: Db,
-  j: { userId: string; partnerId: string; conversationId: string; now: string; presence: Presence },
+  j: { userId: string; partnerId: string; conversationId: string; now: string; presence: Presence | null },
 ): Promise<JoinState> {
   const d1 = d1Of(db);
   const values = { ...j, ...j.presence };
-  const [, , state] = await d1.batch<{ refusal: JoinState["refusal"]; last_seq: number | null }>([
+  const results = await d1.batch<{ refusal: JoinState["refusal"]; last_seq: number | null }>([
     bindPrepared(d1, JOIN.visit(), values),
-    bindPrepared(d1, JOIN.presence(), values),
+    ...(j.presence ? [bindPrepared(d1, JOIN.presence(), values)] : []),
     bindPrepared(d1, JOIN.state(), values),
   ]);
-  const row = state?.results[0];
+  const row = results.at(-1)?.results[0];
   return { refusal: row?.refusal ?? null, lastSeq: Number(row?.last_seq ?? 0) };
 }
 

@@ -116,10 +116,11 @@ export const roomVisits = sqliteTable(
 );
 
 /**
- * How many sockets a realtime object holds, as it last wrote: `scope` is a conversation id (its room)
- * or `inbox:<user id>`. The send's batch reads it, so an object with no socket is not woken for a
- * new message. Written only by the object itself, newer `version` wins; it may overstate (a socket
- * dropped without a close event), never understate, what is open.
+ * Whether a realtime object holds a socket (`sockets` 1 or 0), as it last wrote: `scope` is a
+ * conversation id (its room) or `inbox:<user id>`. The send's batch reads it, so an object with no
+ * socket is not woken for a new message. Written only by the object itself when it changes between
+ * none and some, newer `version` wins; it may overstate (a socket dropped without a close event),
+ * never understate, what is open.
  */
 export const socketPresence = sqliteTable("socket_presence", {
   scope: text("scope").primaryKey(),

@@ -258,14 +258,15 @@ export class ConversationRoom extends DurableObject<Env> {
    */
   private visit(userId: string): Promise<JoinState> {
     const conversationId = this.conversationId;
-    // Counting the socket about to be accepted (the batch writes it only if the join may happen).
-    const presence = this.presence.next(conversationId, this.sockets().length + 1);
+    // The room's first socket makes it present (the batch writes it only if the join may happen);
+    // with others open, D1 already counts it so.
+    const presence = this.sockets().length === 0 ? this.presence.next(conversationId, 1) : null;
     return roomJoinState(dbOf(this.env.DB), { userId, partnerId: this.partnerOf(userId), conversationId, now: nowIso(), presence });
   }
 
-  /** Reports the sockets open now (after a close), so sends stop waking this room once nobody is here. */
+  /** After a close: once nobody is here, the room reports it, so sends stop waking it. */
   private reportSockets(except?: WebSocket): void {
-    this.presence.report(this.conversationId, this.sockets(except).length);
+    if (this.sockets(except).length === 0) this.presence.report(this.conversationId, 0);
   }
 
   /** RPC: rooms this isolate has constructed. Waking N hibernated rooms adds N (npm run bench reads it). */

@@ -129,12 +129,13 @@ export class Inbox extends DurableObject<Env> {
       syncedSeq: 0,
     } satisfies SocketMeta);
     // Held until sync and the first count are out, so live events (and newer counts) follow them.
-    // The socket is counted in D1 first: a send that commits before sees none (and is in the sync),
-    // one after it notifies this inbox. Without the count the socket would miss live messages: it closes.
+    // The first socket makes the inbox present in D1 before it syncs: a send that commits before sees
+    // none (and is in the sync), one after it notifies this inbox. Without it the socket would miss
+    // live messages: it closes. Later sockets find it present (their joins wait for this one).
     // Nothing may escape blockConcurrencyWhile: a throw there resets the object and drops every socket.
+    const first = this.sockets().length === 1;
     await this.ctx.blockConcurrencyWhile(() =>
-      this.presence
-        .write(inboxScope(userId), this.sockets().length)
+      (first ? this.presence.write(inboxScope(userId), 1) : Promise.resolve())
         .then(() => this.sync(server, userId))
         .catch((err: unknown) => {
           logError("inbox.sync_failed", err);
@@ -349,6 +350,6 @@ export class Inbox extends DurableObject<Env> {
   private left(ws: WebSocket): void {
     const { socketId, userId } = metaOf(ws);
     this.limiter.forget(socketId);
-    this.presence.report(inboxScope(userId), this.sockets().filter((s) => s !== ws).length);
+    if (!this.sockets().some((s) => s !== ws)) this.presence.report(inboxScope(userId), 0);
   }
 }

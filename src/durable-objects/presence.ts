@@ -5,11 +5,12 @@ import { logError } from "../lib/log";
 const VERSION = "presence_version";
 
 /**
- * A realtime object's row of D1's `socket_presence`: how many sockets it holds, which the send reads
- * in its own batch to skip objects that have none. Versions count up in the object's storage, so a
- * late write never overwrites a newer one. The count may overstate what is open (a socket gone without
- * a close event) and then costs a wasted notification; it must never understate it, so a socket is
- * counted before it syncs and uncounted only after it closed.
+ * A realtime object's row of D1's `socket_presence`: whether it holds a socket (written as it changes
+ * between none and some), which the send reads in its own batch to skip objects that have none.
+ * Versions count up in the object's storage, so a late write never overwrites a newer one. The row
+ * may overstate what is open (a socket gone without a close event) and then costs a wasted
+ * notification; it must never understate it, so the first socket is reported before it syncs and
+ * "none" only after the last one closed.
  */
 export class PresenceReports {
   constructor(
