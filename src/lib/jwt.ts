@@ -98,7 +98,7 @@ function remoteKeys(url: string): JWTVerifyGetKey {
  */
 export async function verifyToken(token: string, config: JwtConfig): Promise<{ userId: string; expiresAt: number }> {
   const options = { issuer: config.issuer, audience: config.audience, requiredClaims: ["exp", "sub"], clockTolerance: 5 };
-  const key = config.jwksUrl ? remoteKeys(config.jwksUrl) : hsKey(config);
+  const key = config.jwksUrl ? remoteKeys(config.jwksUrl) : await hsKey(config);
   const algorithms = config.jwksUrl ? ["RS256", "ES256"] : ["HS256"];
   let sub: string | undefined;
   let exp: number | undefined;
@@ -128,11 +128,21 @@ export async function signToken(userId: string, config: JwtConfig, ttlSeconds = 
     .setAudience(config.audience)
     .setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
-    .sign(hsKey(config));
+    .sign(await hsKey(config));
 }
 
-function hsKey(config: JwtConfig): Uint8Array {
+/** The HMAC key of each secret, imported once per isolate (jose would import raw bytes on every call). */
+type HmacKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+const hsKeys = new Map<string, Promise<HmacKey>>();
+
+function hsKey(config: JwtConfig): Promise<HmacKey> {
   // A short secret is a misconfiguration, not a client error: it surfaces as a 500 and a log line.
-  if (!config.secret || config.secret.length < 32) throw new Error("JWT_SECRET must be set and at least 32 characters");
-  return new TextEncoder().encode(config.secret);
+  const secret = config.secret;
+  if (!secret || secret.length < 32) throw new Error("JWT_SECRET must be set and at least 32 characters");
+  let key = hsKeys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    hsKeys.set(secret, key);
+  }
+  return key;
 }

@@ -50,6 +50,8 @@ export async function publish(env: Env, events: RoomEvent[], unreadChangedFor: I
  * 0.4 ms of the one thread, which would otherwise come before the sender's response is written.
  */
 export function announceNewMessage(env: Env, m: MessageRow, reach: SendReach): void {
+  // Nobody to tell and nothing to push (most sends): nothing is scheduled at all.
+  if (!reach.roomSockets && !reach.receiverInboxSockets && !reach.senderInboxSockets && !reach.receiverMayPush) return;
   const work: Promise<void> = nextTurn()
     .then(() => publishNewMessage(env, m, reach))
     .finally(() => announcing.delete(work));
