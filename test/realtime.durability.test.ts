@@ -139,10 +139,10 @@ describe("a room nobody has open", () => {
     expect((await first.drain()).filter((e) => e.type === "message.new").map((e) => e.message.seq)).toEqual([1]);
     first.close();
     await first.closedBy();
-    expect(await storedHw(alice, bob)).toBe(1);
+    expect(await storedHw(alice, bob)).toBe(0); // a message is not a storage write, socket or not
 
     for (const text of ["two", "three", "four"]) await send(alice, bob, text);
-    expect(await storedHw(alice, bob)).toBe(1); // no socket: hw moved in memory only
+    expect(await storedHw(alice, bob)).toBe(0); // no socket: hw moved in memory only
     await forget(alice, bob);
 
     const later = await openSocket(bob, { partner: alice });
@@ -154,8 +154,35 @@ describe("a room nobody has open", () => {
       [5, "five"],
       [6, "six"],
     ]);
-    expect(await storedHw(alice, bob)).toBe(6);
+    // With a socket open the messages write nothing either: the socket's attachment records how far it got.
+    expect(await storedHw(alice, bob)).toBe(4);
+    await forget(alice, bob);
+    await send(alice, bob, "seven");
+    expect((await later.drain()).filter((e) => e.type === "message.new").map((e) => e.message.seq)).toEqual([7]);
     later.close();
+  });
+
+  it("after a wake, late announcements still reach the socket that lacks them, and only that one", async () => {
+    const { alice, bob } = await pair(10);
+    await send(alice, bob, "one");
+    const older = await openSocket(bob, { partner: alice });
+    expect(older.joined).toEqual({ type: "sync", last_seq: 1 });
+    const two = await sendUnannounced(alice, bob, "two");
+    const three = await sendUnannounced(alice, bob, "three");
+    // A second socket joins past them (its sync names seq 3), then the room is evicted, memory gone.
+    const newer = await openSocket(alice, { partner: bob });
+    expect(newer.joined).toEqual({ type: "sync", last_seq: 3 });
+    await Promise.all([older.drain(), newer.drain()]);
+    await forget(alice, bob);
+    await announceLate(two);
+    await announceLate(three);
+    expect((await older.drain()).filter((e) => e.type === "message.new").map((e) => e.message.seq)).toEqual([2, 3]);
+    expect((await newer.drain()).filter((e) => e.type === "message.new")).toEqual([]);
+    await send(alice, bob, "four");
+    for (const s of [older, newer])
+      expect((await s.drain()).filter((e) => e.type === "message.new").map((e) => e.message.seq)).toEqual([4]);
+    older.close();
+    newer.close();
   });
 
   it("a socket resuming after the room woke with an older hw gets every message after its seq, once, in order", async () => {

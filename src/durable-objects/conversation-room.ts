@@ -298,16 +298,22 @@ export class ConversationRoom extends DurableObject<Env> {
     if (event.type !== "message.new") this.fanOut(event);
   }
 
-  /** The highest seq whose `message.new` this room has fanned out, gapless; read from storage once per instance. */
+  /** The highest seq whose `message.new` this room has fanned out, gapless; worked out once per instance. */
   private hwCache?: number;
-  /** The hw storage holds: with no socket open, hw moves in memory only (see `sendNew`). */
+  /** The hw storage holds: it is written at joins and before logged events, not per message (see `sendNew`). */
   private hwStored?: number;
 
+  /**
+   * After a wake (an eviction with sockets open), hw is where the open sockets are: each socket's
+   * attachment holds the last seq it was sent (kept per message at no storage cost), and the room is
+   * past the lowest of them, so a late notification still reaches a socket that lacks it. With no
+   * socket open, storage's hw (nobody is owed anything).
+   */
   private hw(): number {
     if (this.hwCache === undefined) {
-      // `hw` was a row of `meta` before it moved to the key-value store (rooms created before keep theirs).
-      this.hwCache = this.ctx.storage.kv.get<number>("hw") ?? 0;
-      this.hwStored = this.hwCache;
+      this.hwStored = this.ctx.storage.kv.get<number>("hw") ?? 0;
+      const open = this.sockets().map((ws) => metaOf(ws).syncedSeq);
+      this.hwCache = open.length ? Math.min(...open) : this.hwStored;
     }
     return this.hwCache;
   }
@@ -354,22 +360,30 @@ export class ConversationRoom extends DurableObject<Env> {
         // Nothing may escape blockConcurrencyWhile (a throw resets the object): the sockets refetch instead.
         logError("room.gap_fill_failed", err, { conversationId: this.conversationId, from, to: m.seq });
         this.setHw(m.seq);
+        this.socketsPast(m.seq);
         this.broadcast({ type: "resync", reason: "could not fill a gap in live messages", last_seq: m.seq });
       }
     });
   }
 
   /**
-   * Announces `list` (in seq order) to the sockets that do not have it yet; the room is then past `upTo`.
-   * With no socket open nobody can miss a message here, so hw is not written (most messages reach a
-   * room nobody has open: a storage write each saved); a socket joining later syncs from D1.
+   * Announces `list` (in seq order) to the sockets that do not have it yet; the room and every socket
+   * are then past `upTo`. No storage write per message: each socket's attachment records how far it
+   * got (what `hw()` rebuilds from after a wake), and with no socket open nobody can miss one (a socket
+   * joining later syncs from D1).
    */
   private sendNew(list: MessageRow[], upTo: number): void {
     const sockets = this.sockets().map((ws) => ({ ws, meta: metaOf(ws) }));
     for (const m of list) {
       for (const { ws, meta } of sockets) if (m.seq > meta.syncedSeq) sendEvent(ws, toEventView("message.new", m, meta.userId));
     }
-    if (upTo > this.hw()) this.setHw(upTo, { persist: sockets.length > 0 });
+    this.socketsPast(upTo, sockets);
+    if (upTo > this.hw()) this.setHw(upTo, { persist: false });
+  }
+
+  /** Records on each open socket that it has every message up to `seq` (or was told to resync past it). */
+  private socketsPast(seq: number, sockets = this.sockets().map((ws) => ({ ws, meta: metaOf(ws) }))): void {
+    for (const { ws, meta } of sockets) if (meta.syncedSeq < seq) ws.serializeAttachment({ ...meta, syncedSeq: seq } satisfies SocketMeta);
   }
 
   /** Receipts, deletions and moderation: logged for resume, then sent to every socket. */

@@ -29,7 +29,10 @@ export type SocketMeta = {
   connectedAt: number;
   /** The token's expiry (ms): past it the socket is closed with CLOSE_TOKEN_EXPIRED. */
   expiresAt: number;
-  /** Highest seq this socket got through resume; live `message.new` at or below it is a duplicate. */
+  /**
+   * Highest seq this socket has (its join's sync or resume, then each live message): a `message.new`
+   * at or below it is a duplicate. The room rebuilds its hw from these after a wake.
+   */
   syncedSeq: number;
 };
 
