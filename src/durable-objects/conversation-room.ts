@@ -215,6 +215,7 @@ export class ConversationRoom extends DurableObject<Env> {
       syncedSeq: 0,
     };
     const firstDevice = this.socketsOf(userId).length === 0;
+    this.hw(); // worked out from the sockets open before this one (whose seq is not known yet)
     this.ctx.acceptWebSocket(server);
     server.serializeAttachment(meta);
     try {
