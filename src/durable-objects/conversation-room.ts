@@ -98,6 +98,11 @@ export class ConversationRoom extends DurableObject<Env> {
     return liveSockets(this.ctx.getWebSockets()).filter((ws) => ws !== except);
   }
 
+  /** The open sockets with their attachments, each read once. */
+  private socketsWithMeta(): { ws: WebSocket; meta: SocketMeta }[] {
+    return this.sockets().map((ws) => ({ ws, meta: metaOf(ws) }));
+  }
+
   private socketsOf(userId: string, except?: WebSocket): WebSocket[] {
     return this.sockets(except).filter((ws) => metaOf(ws).userId === userId);
   }
@@ -374,7 +379,7 @@ export class ConversationRoom extends DurableObject<Env> {
    * joining later syncs from D1).
    */
   private sendNew(list: MessageRow[], upTo: number): void {
-    const sockets = this.sockets().map((ws) => ({ ws, meta: metaOf(ws) }));
+    const sockets = this.socketsWithMeta();
     for (const m of list) {
       for (const { ws, meta } of sockets) if (m.seq > meta.syncedSeq) sendEvent(ws, toEventView("message.new", m, meta.userId));
     }
@@ -383,7 +388,7 @@ export class ConversationRoom extends DurableObject<Env> {
   }
 
   /** Records on each open socket that it has every message up to `seq` (or was told to resync past it). */
-  private socketsPast(seq: number, sockets = this.sockets().map((ws) => ({ ws, meta: metaOf(ws) }))): void {
+  private socketsPast(seq: number, sockets = this.socketsWithMeta()): void {
     for (const { ws, meta } of sockets) if (meta.syncedSeq < seq) ws.serializeAttachment({ ...meta, syncedSeq: seq } satisfies SocketMeta);
   }
 
